@@ -1,0 +1,1 @@
+"""Ingestion: format readers, the shared structurer, metadata inference and the batch pipeline."""

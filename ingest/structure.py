@@ -1,0 +1,396 @@
+"""From a reader's blocks to a ParsedDocument: title, history, table of contents, 编/章/节, 条/款/项.
+
+This is the one place that knows how Chinese legal documents are laid out, so every format gets the same
+treatment. The rule it keeps: every block of the body lands in exactly one unit (article, preamble,
+attachment or section), unaltered, so concatenating the units gives back the body.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from lawkb.model import (
+    KIND_ARTICLE,
+    KIND_ATTACHMENT,
+    KIND_PREAMBLE,
+    KIND_SECTION,
+    Article,
+    HistoryEvent,
+    Paragraph,
+    ParsedDocument,
+)
+from lawkb.numerals import CN_NUM_CHARS, article_no_text, cn_to_int
+
+from .blocks import Block, Extracted
+from .history import date_from_filename, effective_from_text, looks_like_history, parse_history, summarize
+
+_N = rf"[{CN_NUM_CHARS}0-9０-９]+"
+_SP = r"[\s\u3000]*"
+ARTICLE_RE = re.compile(rf"^第{_SP}({_N}){_SP}[条條](?:{_SP}之{_SP}([{CN_NUM_CHARS}0-9]+))?")
+HEADING_RE = re.compile(rf"^第{_SP}({_N}){_SP}(分编|分編|编|編|章|节|節)(?:[\s\u3000]+(.*)|$)")
+# Text right after an article label that shows the label is a cross-reference, not an article start.
+_XREF_AFTER = re.compile(r"^(?:[、，,至和或及与的所中]|规定|第|款|项|之规定)")
+ITEM_RE = re.compile(r"^(?:[（(]\s*[一二三四五六七八九十]+\s*[）)]|[一二三四五六七八九十]+、|\d{1,2}\s*[.．、](?!\d)|[①-⑳])")
+_RUN_TOGETHER = re.compile(rf"(?<=[。；])[\s\u3000]+(?=第{_N}[条條][\s\u3000])")
+_TITLE_SUFFIX = re.compile(
+    r"(法|条例|條例|规定|規定|办法|辦法|细则|細則|决定|決定|解释|解釋|规则|規則|章程|公约|公約|规约|規約|纲要|"
+    r"意见|通知|批复|答复|复函|解答|安排|命令|宪法|修正案|标准|準則|准则|决议|決議|公告|议事规则)"
+    r"(（[^）]{0,20}）|\([^)]{0,20}\))?$"
+)
+_TITLE_JUNK_PAREN = re.compile(r"(（[^）]*(?:\d{4}|修订|修正|最新|版)[^）]*）|\([^)]*(?:\d{4}|修订|修正|最新|版)[^)]*\))$")
+# '第一百二十八 条侦查人员…': a space inside the label and none after it, a typo in the source.
+_MISPLACED_SPACE = re.compile(rf"^第{_SP}{_N}[\s\u3000]+[条條][^\s\u3000之]")
+_RANK = {"编": 0, "編": 0, "分编": 1, "分編": 1, "章": 2, "节": 3, "節": 3}
+_WS = re.compile(r"[\s\u3000]+")
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _compact(text: str) -> str:
+    return _WS.sub("", unicodedata.normalize("NFKC", text))
+
+
+def is_title_like(text: str) -> bool:
+    t = _compact(text)
+    if not (2 <= len(t) <= 90) or "。" in t or "；" in t:
+        return False
+    if re.match(r"^(第|[（(]|\d|目录|附件)", t) or looks_like_history(t):
+        return False
+    return bool(_TITLE_SUFFIX.search(t))
+
+
+def clean_title(text: str) -> str:
+    t = _WS.sub("", text).strip("《》")
+    t = _TITLE_JUNK_PAREN.sub("", t)
+    return t
+
+
+def title_from_filename(name: str) -> str:
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", name)
+    stem = re.sub(r"[(（]\d{4}-\d{2}-\d{2}[)）]$", "", stem)
+    stem = re.sub(r"[_-]?\d{8}$", "", stem)
+    parts = [p for p in re.split(r"_", stem) if p]
+    # Files are often named '<origin>_<title>_<extra>': prefer the part that reads like a title.
+    for part in parts:
+        if is_title_like(part):
+            return clean_title(part)
+    return clean_title(max(parts, key=len)) if parts else stem
+
+
+@dataclass
+class _Unit:
+    kind: str
+    number_text: str | None
+    number: int | None
+    sub: int
+    path: list[str]
+    heading: str | None = None
+    blocks: list[tuple[str, Block]] = field(default_factory=list)
+
+
+def _split_run_together(blocks: list[Block]) -> list[Block]:
+    out = []
+    for b in blocks:
+        pieces = _RUN_TOGETHER.split(b.text) if b.style not in ("table", "title") else [b.text]
+        if len(pieces) == 1:
+            out.append(b)
+        else:
+            out.extend(Block(p, line=b.line, page=b.page, style=None, level=None) for p in pieces if p.strip())
+    return out
+
+
+def _find_title(blocks: list[Block], meta: dict, filename: str) -> tuple[str, int, int]:
+    """Return (title, first_block, end_block): blocks[first:end] are the title."""
+    window = min(len(blocks), 25)
+    for i in range(window):
+        if blocks[i].style == "title":
+            return clean_title(blocks[i].text), i, i + 1
+    for i in range(window):
+        text = blocks[i].text
+        if ARTICLE_RE.match(_norm(text)) or HEADING_RE.match(_norm(text)):
+            break
+        if is_title_like(text):
+            return clean_title(text), i, i + 1
+        if i + 1 < window and len(_compact(text)) <= 40 and is_title_like(text + blocks[i + 1].text) \
+                and not is_title_like(blocks[i + 1].text):
+            return clean_title(text + blocks[i + 1].text), i, i + 2
+    fallback = meta.get("title") or title_from_filename(filename)
+    return clean_title(fallback), 0, 0
+
+
+def _article_label(text: str, last: tuple[int, int] | None) -> tuple[int, int, str, str] | None:
+    """(number, sub, label, rest) when text starts a new article; None for text or a cross-reference."""
+    t = _norm(text)
+    m = ARTICLE_RE.match(t)
+    if not m:
+        return None
+    try:
+        number = cn_to_int(m.group(1))
+        sub = cn_to_int(m.group(2)) if m.group(2) else 0
+    except ValueError:
+        return None
+    rest = t[m.end():]
+    if rest and not rest[0].isspace() and _XREF_AFTER.match(rest):
+        return None
+    if last is not None and (number, sub) <= last and not (number == 1 and sub == 0):
+        return None
+    label = _compact(m.group(0))
+    # Keep the rest exactly as printed in the source, not its NFKC form.
+    raw_rest = text.lstrip()
+    raw_m = ARTICLE_RE.match(raw_rest)
+    raw_rest = raw_rest[raw_m.end():] if raw_m else rest
+    return number, sub, label, raw_rest.lstrip(" \u3000\t")
+
+
+def _heading(block: Block) -> tuple[int, str] | None:
+    """(rank, heading text) for a heading block."""
+    t = _norm(block.text)
+    m = HEADING_RE.match(t)
+    if m and len(m.group(3) or "") <= 40 and "。" not in (m.group(3) or ""):
+        label = _compact(t[: m.end(2)])
+        title = _compact(m.group(3) or "")
+        return _RANK[m.group(2)], (f"{label} {title}" if title else label)
+    if block.style == "heading":
+        return 2, _compact(t)
+    return None
+
+
+def _is_toc_marker(text: str) -> bool:
+    return _compact(text) in ("目录", "目次")
+
+
+def _paragraphs(texts: list[str]) -> list[Paragraph]:
+    paras: list[Paragraph] = []
+    for t in texts:
+        if ITEM_RE.match(t.strip()) and paras:
+            paras[-1].items.append(t)
+        else:
+            paras.append(Paragraph(text=t))
+    return paras
+
+
+def build_document(
+    extracted: Extracted, *, source: str, filename: str, hints: dict | None = None
+) -> ParsedDocument:
+    hints = hints or {}
+    warnings = list(extracted.warnings)
+    blocks = _split_run_together([b for b in extracted.blocks if b.text.strip()])
+    title, t0, t1 = _find_title(blocks, extracted.meta, filename)
+    front = [b.text for b in blocks[:t0]]
+    i = t1
+    part = None
+    # LawRefBook splits big codes by part: '# 中华人民共和国民法典' then '# 人格权编'.
+    if i < len(blocks) and blocks[i].style == "heading" and blocks[i].level == 1:
+        part = _compact(blocks[i].text)
+        i += 1
+    history_texts: list[str] = []
+    while i < len(blocks) and (blocks[i].style == "history" or looks_like_history(blocks[i].text)):
+        if ARTICLE_RE.match(_norm(blocks[i].text)):
+            break
+        history_texts.append(blocks[i].text)
+        i += 1
+    events: list[HistoryEvent] = [ev for t in history_texts for ev in parse_history(t)]
+
+    # Table of contents: skip its entries; the body starts at the first article or at the second
+    # appearance of the first TOC heading.
+    toc: list[str] = []
+    if i < len(blocks) and _is_toc_marker(blocks[i].text):
+        i += 1
+        first_entry = None
+        while i < len(blocks):
+            text = blocks[i].text
+            if ARTICLE_RE.match(_norm(text)) and _article_label(text, None):
+                break
+            compact = _compact(text)
+            if first_entry is not None and compact == first_entry:
+                break
+            if len(compact) > 60 or "。" in compact:
+                break
+            if first_entry is None:
+                first_entry = compact
+            toc.append(text)
+            i += 1
+
+    body = blocks[i:]
+    units = _cut_units(body, part, warnings)
+    articles = [_to_article(u) for u in units]
+
+    summary = summarize(events)
+    effective = summary["effective"]
+    if effective is None:
+        for a in reversed(articles[-3:]):
+            effective = effective_from_text(a.text)
+            if effective:
+                break
+    version_date = hints.get("version_date") or date_from_filename(filename) or summary["version_date"]
+    version_date = version_date or extracted.meta.get("published_date") or extracted.meta.get("written_date")
+    doc = ParsedDocument(
+        title=title,
+        articles=articles,
+        source=source,
+        source_kind=extracted.source_kind,
+        history=events,
+        adopted=summary["adopted"],
+        promulgated=summary["promulgated"] or extracted.meta.get("published_date"),
+        effective=effective,
+        version_date=version_date,
+        part=part,
+        doc_number=extracted.meta.get("doc_number"),
+        issuing_body=extracted.meta.get("issuing_body"),
+        warnings=warnings,
+    )
+    if front:
+        doc.extra["front_matter"] = front
+    if toc:
+        doc.extra["toc"] = toc
+    if history_texts:
+        doc.extra["history_text"] = history_texts
+    if part is None:  # a part of a split law is checked once its parts are merged
+        check_numbering(doc.articles, doc.warnings, doc.extra)
+    return doc
+
+
+def _cut_units(body: list[Block], part: str | None, warnings: list[str]) -> list[_Unit]:
+    has_articles = False
+    last: tuple[int, int] | None = None
+    for b in body:
+        lab = _article_label(b.text, last)
+        if lab:
+            has_articles = True
+            break
+    stack: list[tuple[int, str]] = [(-1, part)] if part else []
+    units: list[_Unit] = []
+    current: _Unit | None = None
+    last = None
+    attachments = 0
+    sections = 0
+
+    def path() -> list[str]:
+        return [name for _, name in stack]
+
+    for b in body:
+        text = b.text
+        lab = _article_label(text, last) if has_articles else None
+        if lab:
+            number, sub, label, rest = lab
+            if last is not None and (number, sub) <= last:
+                warnings.append(f"article numbering restarts at {label} (line {b.line}, page {b.page})")
+            last = (number, sub)
+            if _MISPLACED_SPACE.match(_norm(text)):
+                warnings.append(f"malformed article label {text[:12]!r} (line {b.line}): read as {label}")
+            current = _Unit(KIND_ARTICLE, label, number, sub, path())
+            if b.style == "heading" and rest and len(rest) <= 30:
+                current.heading = rest  # '### 第一條 目的' style: a caption, the text follows
+            elif rest:
+                current.blocks.append((rest, b))
+            else:
+                current.blocks.append(("", b))
+            units.append(current)
+            continue
+        compact = _compact(text)
+        att = re.match(r"^(附件|附表)[0-9一二三四五六七八九十]*", compact)
+        if att and len(compact) <= 60 and (last is not None or not has_articles) and "。" not in compact:
+            attachments += 1
+            current = _Unit(KIND_ATTACHMENT, att.group(0), attachments, 0, path())
+            if b.style == "heading":
+                current.heading = compact
+            else:
+                current.blocks.append((text, b))
+            units.append(current)
+            continue
+        if compact == "序言":
+            current = _Unit(KIND_PREAMBLE, "序言", None, 0, path())
+            units.append(current)
+            continue
+        head = _heading(b) if (current is None or current.kind != KIND_ATTACHMENT) else None
+        if head and b.style != "table":
+            rank, name = head
+            if has_articles:
+                while stack and stack[-1][0] >= rank:
+                    stack.pop()
+                stack.append((rank, name))
+                current = None  # headings are structure, not text of the article before them
+                continue
+            sections += 1
+            current = _Unit(KIND_SECTION, name, sections, 0, path())
+            current.heading = name
+            units.append(current)
+            continue
+        if current is None:
+            if last is None:
+                current = _Unit(KIND_PREAMBLE, None, None, 0, path())
+            else:  # text under a heading but outside any article: kept as its own unit
+                sections += 1
+                current = _Unit(KIND_SECTION, None, sections, 0, path(), heading=stack[-1][1] if stack else None)
+            units.append(current)
+        current.blocks.append((text, b))
+    return units
+
+
+def _to_article(u: _Unit) -> Article:
+    texts = [t for t, _ in u.blocks]
+    while texts and not texts[0].strip():
+        texts.pop(0)
+    lines = [b.line for _, b in u.blocks if b.line is not None]
+    pages = [b.page for _, b in u.blocks if b.page is not None]
+    return Article(
+        kind=u.kind,
+        number_text=u.number_text,
+        number=u.number,
+        sub=u.sub,
+        path=list(u.path),
+        text="\n".join(texts),
+        paragraphs=_paragraphs(texts),
+        line_start=min(lines) if lines else None,
+        line_end=max(lines) if lines else None,
+        page_start=min(pages) if pages else None,
+        page_end=max(pages) if pages else None,
+        heading=u.heading,
+    )
+
+
+def find_gaps(numbers: set[int]) -> list[int]:
+    """Article numbers missing between 1 and the highest one (之一 articles do not count)."""
+    return [n for n in range(1, max(numbers) + 1) if n not in numbers] if numbers else []
+
+
+def check_numbering(articles: list[Article], warnings: list[str], extra: dict) -> None:
+    """Report gaps in article numbering and signs that the text stops early."""
+    numbered = [a for a in articles if a.kind == KIND_ARTICLE and a.number]
+    gaps = find_gaps({a.number for a in numbered})
+    if gaps:
+        extra["gaps"] = gaps
+        shown = "、".join(article_no_text(n) for n in gaps[:10]) + ("…" if len(gaps) > 10 else "")
+        warnings.append(f"article numbers skip {len(gaps)}: {shown}")
+    if not numbered:
+        return
+    last = max(a.number for a in numbered)
+    cited = [cn_to_int(n) for a in numbered for n in _SELF_REF.findall(a.text) if _safe_int(n)]
+    beyond = [n for n in cited if n > last]
+    tail = numbered[-1].text
+    if beyond:
+        extra["truncated"] = True
+        warnings.append(f"the text cites its own {article_no_text(max(beyond))} but stops at "
+                        f"{article_no_text(last)}: the file may be truncated")
+    elif numbered[-1].path and not any("附则" in p or "附則" in p for p in numbered[-1].path) \
+            and not _CLOSING.search(tail) and not any(a.kind == KIND_ATTACHMENT for a in articles):
+        # A text laid out in chapters ends with a 附则 chapter that says when it takes effect.
+        extra["truncated"] = "maybe"
+        warnings.append(f"the last article ({article_no_text(last)}) does not say when the text takes effect:"
+                        " the file may be truncated")
+
+
+_SELF_REF = re.compile(rf"本(?:法|条例|规定|办法|细则|规则|解释|决定|规约|章程|公约)第({_N})条")
+_CLOSING = re.compile(r"施行|生效|执行|实行|废止|適用|施行之日|公布之日")
+
+
+def _safe_int(text: str) -> bool:
+    try:
+        cn_to_int(text)
+        return True
+    except ValueError:
+        return False

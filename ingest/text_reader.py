@@ -1,0 +1,169 @@
+"""Plain text and Markdown (LawRefBook style) into blocks.
+
+Decoding is strict: UTF-8 (with or without BOM), UTF-16 with a BOM, then GB18030 (a superset of GBK and
+GB2312, which many Chinese government downloads still use). A file that is neither is reported, never
+decoded with replacement characters, because a silently mangled article is worse than a missing one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .blocks import Block, Extracted, IngestError
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+_TERMINAL = tuple("。；：！？!?;:”’」』）)")
+_LABEL = re.compile(r"^[\s\u3000]*(第[\s\u3000]*[〇零一二两三四五六七八九十百千0-9０-９]+[\s\u3000]*[条條章节節编編]|[（(][一二三四五六七八九十]+[）)]|附件|附则|序言|目录)")
+
+
+def decode_text(raw: bytes, name: str = "") -> tuple[str, str]:
+    """Return (text, encoding). Raises IngestError for binary or undecodable input."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"UTF-16 file with a bad byte at offset {exc.start}") from exc
+    head = raw[:8192]
+    if b"\x00" in head:
+        raise IngestError("binary file (NUL bytes), not text")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return raw.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            raise IngestError(
+                f"cannot decode text: not UTF-8 (bad byte at offset {utf8_error.start}) and not GB18030/GBK"
+            ) from None
+
+
+def looks_like_markdown(text: str) -> bool:
+    head = text[:20000]
+    return "<!-- INFO END -->" in head or bool(re.search(r"^#{1,6}\s", head, re.M))
+
+
+_MD_INLINE = [
+    (re.compile(r"<!--.*?-->"), ""),  # LawRefBook's <!-- FORCEBREAK --> and other inline comments
+    (re.compile(r"<br\s*/?>", re.I), ""),
+    (re.compile(r"&nbsp;"), " "),
+    (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),  # links and images keep their text
+    (re.compile(r"\*\*(.+?)\*\*"), r"\1"),
+    (re.compile(r"__(.+?)__"), r"\1"),
+]
+
+
+def _md_inline(line: str) -> str:
+    for pattern, repl in _MD_INLINE:
+        line = pattern.sub(repl, line)
+    return line
+
+
+def read_markdown(text: str) -> Extracted:
+    """LawRefBook Markdown: '# title', history lines, '<!-- INFO END -->', '##' headings, one paragraph a line."""
+    lines = text.translate(_ZERO_WIDTH).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    meta: dict = {}
+    blocks: list[Block] = []
+    start = 0
+    if lines and lines[0].strip() == "---":  # YAML-ish front matter (Hugo, Jekyll)
+        for i in range(1, min(len(lines), 60)):
+            if lines[i].strip() == "---":
+                for fm in lines[1:i]:
+                    k, _, v = fm.partition(":")
+                    if v.strip():
+                        meta[k.strip()] = v.strip().strip("'\"")
+                start = i + 1
+                break
+    has_info_end = any(line.strip() == "<!-- INFO END -->" for line in lines)
+    in_header = has_info_end
+    in_comment = False
+    for no, raw_line in enumerate(lines[start:], start=start + 1):
+        line = raw_line.strip()
+        if in_comment:
+            in_comment = "-->" not in line
+            continue
+        if line == "<!-- INFO END -->":
+            in_header = False
+            continue
+        if line.startswith("<!--"):
+            in_comment = "-->" not in line
+            continue
+        if not line:
+            continue
+        if re.fullmatch(r"\|?[\s:|-]+\|?", line) and "-" in line:  # table separator row
+            continue
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            level = len(m.group(1))
+            heading = _md_inline(m.group(2)).strip()
+            style = "title" if level == 1 and not any(b.style == "title" for b in blocks) else "heading"
+            blocks.append(Block(heading, line=no, style=style, level=level))
+            continue
+        line = _md_inline(line).strip()
+        if not line:
+            continue
+        style = None
+        if line.startswith("|") and line.endswith("|"):
+            style = "table"
+            line = " | ".join(c.strip() for c in line.strip("|").split("|"))
+        elif in_header:
+            style = "history"
+        elif line.startswith(">"):
+            line = line.lstrip("> ").strip()
+        blocks.append(Block(line, line=no, style=style))
+    return Extracted(blocks=blocks, source_kind="markdown", meta=meta)
+
+
+def _is_hard_wrapped(lines: list[str]) -> bool:
+    """True for text whose lines were broken at a fixed width (PDF extractions), not at paragraph ends."""
+    body = [ln.rstrip() for ln in lines if len(ln.strip()) >= 12]
+    if len(body) < 10:
+        return False
+    open_ended = sum(1 for ln in body if not ln.endswith(_TERMINAL) and not _LABEL.match(ln))
+    return open_ended / len(body) > 0.3
+
+
+def read_plain_text(text: str) -> Extracted:
+    """Plain text. Each line is a paragraph, unless the file is hard-wrapped: then lines are joined back
+    into paragraphs, and a blank line only ends a paragraph after sentence-final punctuation (blank runs
+    in PDF extractions mark page breaks, often in mid-sentence)."""
+    lines = text.translate(_ZERO_WIDTH).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    blocks: list[Block] = []
+    if not _is_hard_wrapped(lines):
+        for no, line in enumerate(lines, start=1):
+            if line.strip():
+                blocks.append(Block(line.strip(), line=no))
+        return Extracted(blocks=blocks, source_kind="text")
+    current: Block | None = None
+    pending_break = False
+    for no, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped:
+            if current is not None:
+                pending_break = True
+            continue
+        # A wrapped line can begin with a cross-reference (…依照本法\n第十条的规定), so a label only
+        # starts a paragraph where the previous one could have ended.
+        starts_unit = bool(_LABEL.match(stripped)) and (
+            current is None or pending_break or current.text.endswith(_TERMINAL)
+        )
+        if current is None:
+            current = Block(stripped, line=no)
+            blocks.append(current)
+        elif starts_unit or (pending_break and current.text.endswith(_TERMINAL)):
+            current = Block(stripped, line=no)
+            blocks.append(current)
+        else:
+            current.text += stripped
+        pending_break = False
+    return Extracted(blocks=blocks, source_kind="text")
+
+
+def read_text_file(raw: bytes, name: str = "") -> Extracted:
+    text, encoding = decode_text(raw, name)
+    if not text.strip():
+        raise IngestError("empty file (no text)")
+    extracted = read_markdown(text) if looks_like_markdown(text) or name.endswith(".md") else read_plain_text(text)
+    extracted.meta["encoding"] = encoding
+    return extracted

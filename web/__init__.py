@@ -1,0 +1,1 @@
+"""The Flask site and JSON API."""
