@@ -78,6 +78,10 @@ def parse_history(text: str) -> list[HistoryEvent]:
         span = t[end:stop]
         actions = list(_ACTION_RE.finditer(span))
         if not actions:
+            # 'label: date' style (修正日期：民國 111 年 05 月 11 日, 施行日期：…)
+            label = _ACTION_RE.search(t[max(0, start - 8):start])
+            if label:
+                events.append(HistoryEvent(action=label.group(0), date=iso, text=t[max(0, start - 8):end]))
             continue
         # '修订通过' / '修正通过' are amendments, not adoptions.
         kinds = [a.group(0) for a in actions]

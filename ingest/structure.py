@@ -65,6 +65,7 @@ def is_title_like(text: str) -> bool:
 
 def clean_title(text: str) -> str:
     t = _WS.sub("", text).strip("《》")
+    t = re.sub(r"^(?:法規名稱|法规名称|标题|標題|名称|名稱)[:：]", "", t)
     t = _TITLE_JUNK_PAREN.sub("", t)
     return t
 
@@ -103,23 +104,55 @@ def _split_run_together(blocks: list[Block]) -> list[Block]:
     return out
 
 
-def _find_title(blocks: list[Block], meta: dict, filename: str) -> tuple[str, int, int]:
-    """Return (title, first_block, end_block): blocks[first:end] are the title."""
+def _find_title(blocks: list[Block], meta: dict, filename: str) -> tuple[str, int, int, str]:
+    """Return (title, first_block, end_block, where): blocks[first:end] are the title, and where says
+    what it was taken from ('body', 'metadata' or 'filename')."""
     window = min(len(blocks), 25)
     for i in range(window):
         if blocks[i].style == "title":
-            return clean_title(blocks[i].text), i, i + 1
+            return clean_title(blocks[i].text), i, i + 1, "body"
+    # The metadata's title printed over one or more lines (a centred title broken in two).
+    wanted = _compact(clean_title(meta.get("title") or ""))
+    if wanted:
+        for i in range(window):
+            acc = ""
+            for j in range(i, min(i + 4, len(blocks))):
+                acc += _compact(blocks[j].text)
+                if acc == wanted:
+                    return clean_title("".join(b.text for b in blocks[i:j + 1])), i, j + 1, "body"
+                if not wanted.startswith(acc):
+                    break
     for i in range(window):
         text = blocks[i].text
         if ARTICLE_RE.match(_norm(text)) or HEADING_RE.match(_norm(text)):
             break
+        if i + 1 < window and len(_compact(text)) <= 40 and not looks_like_history(text) \
+                and blocks[i].style == blocks[i + 1].style == "center" and is_title_like(text + blocks[i + 1].text):
+            return clean_title(text + blocks[i + 1].text), i, i + 2, "body"
         if is_title_like(text):
-            return clean_title(text), i, i + 1
+            return clean_title(text), i, i + 1, "body"
         if i + 1 < window and len(_compact(text)) <= 40 and is_title_like(text + blocks[i + 1].text) \
                 and not is_title_like(blocks[i + 1].text):
-            return clean_title(text + blocks[i + 1].text), i, i + 2
-    fallback = meta.get("title") or title_from_filename(filename)
-    return clean_title(fallback), 0, 0
+            return clean_title(text + blocks[i + 1].text), i, i + 2, "body"
+    if meta.get("title"):
+        return clean_title(meta["title"]), 0, 0, "metadata"
+    return title_from_filename(filename), 0, 0, "filename"
+
+
+_NOTICE = re.compile(r"关于(?:印发|发布|公布|颁布)《?(.+?)》?的(?:通知|决定|命令)$")
+
+
+def _attached(blocks: list[Block], start: int, title: str) -> int | None:
+    """For a notice that carries a document (国务院关于印发《X》的通知), the block where X's own title
+    is printed."""
+    m = _NOTICE.search(title)
+    if not m:
+        return None
+    wanted = _compact(m.group(1))
+    for j in range(start, min(len(blocks), start + 40)):
+        if _compact(blocks[j].text) == wanted:
+            return j
+    return None
 
 
 def _article_label(text: str, last: tuple[int, int] | None) -> tuple[int, int, str, str] | None:
@@ -179,20 +212,38 @@ def build_document(
     hints = hints or {}
     warnings = list(extracted.warnings)
     blocks = _split_run_together([b for b in extracted.blocks if b.text.strip()])
-    title, t0, t1 = _find_title(blocks, extracted.meta, filename)
+    title, t0, t1, title_source = _find_title(blocks, extracted.meta, filename)
     front = [b.text for b in blocks[:t0]]
     i = t1
+    notice: list[Block] = []
+    aliases: list[str] = []
+    j = _attached(blocks, t1, title)
+    if j is not None:
+        # The notice is kept as the first unit; the document it carries gives the title.
+        notice = blocks[t1:j]
+        aliases.append(title)
+        title, i = clean_title(blocks[j].text), j + 1
     part = None
     # LawRefBook splits big codes by part: '# 中华人民共和国民法典' then '# 人格权编'.
     if i < len(blocks) and blocks[i].style == "heading" and blocks[i].level == 1:
         part = _compact(blocks[i].text)
         i += 1
     history_texts: list[str] = []
-    while i < len(blocks) and (blocks[i].style == "history" or looks_like_history(blocks[i].text)):
-        if ARTICLE_RE.match(_norm(blocks[i].text)):
+    while i < len(blocks):
+        text, used = blocks[i].text, 1
+        # A parenthesised history note broken over lines: （二○○四年六月十六日国务院 / 第54次常务会议修订通过）
+        if _compact(text)[:1] in "（(" and not _compact(text).endswith(("）", ")")):
+            for k in range(i + 1, min(i + 5, len(blocks))):
+                text += blocks[k].text
+                if _compact(blocks[k].text).endswith(("）", ")")):
+                    used = k - i + 1
+                    break
+            else:
+                text, used = blocks[i].text, 1
+        if not (blocks[i].style == "history" or looks_like_history(text)) or ARTICLE_RE.match(_norm(text)):
             break
-        history_texts.append(blocks[i].text)
-        i += 1
+        history_texts.append(text)
+        i += used
     events: list[HistoryEvent] = [ev for t in history_texts for ev in parse_history(t)]
 
     # Table of contents: skip its entries; the body starts at the first article or at the second
@@ -217,6 +268,8 @@ def build_document(
 
     body = blocks[i:]
     units = _cut_units(body, part, warnings)
+    if notice:
+        units.insert(0, _Unit(KIND_PREAMBLE, "印发通知", None, 0, [], blocks=[(b.text, b) for b in notice]))
     articles = [_to_article(u) for u in units]
 
     summary = summarize(events)
@@ -242,7 +295,11 @@ def build_document(
         doc_number=extracted.meta.get("doc_number"),
         issuing_body=extracted.meta.get("issuing_body"),
         warnings=warnings,
+        aliases=aliases,
     )
+    doc.extra["title_source"] = title_source
+    if title_source != "body":
+        warnings.append(f"no title line in the text: title {title!r} taken from the {title_source}")
     if front:
         doc.extra["front_matter"] = front
     if toc:

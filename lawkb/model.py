@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 
 # Levels (效力位阶), highest first. The order is used for ranking priors and for display.
@@ -121,6 +122,17 @@ def short_title(title: str) -> str:
     if t.startswith("中华人民共和国") and len(t) >= 9:
         return t[len("中华人民共和国"):]
     return t
+
+
+def normalize_text(text: str) -> str:
+    """Text with whitespace and punctuation removed (NFKC first): the form in which two copies of one
+    provision from different sources compare equal."""
+    t = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in t if not ch.isspace() and not unicodedata.category(ch).startswith(("P", "S", "Z")))
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(normalize_text(text).encode("utf-8")).hexdigest()[:16]
 
 
 def stable_id(*parts: str, n: int = 12) -> str:

@@ -16,15 +16,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lawkb.ingest.resolve import DocSummary, resolve
-
 from lawkb import settings
-from lawkb.model import KIND_ARTICLE, LOCAL_LEVELS, ParsedDocument, law_key
+from lawkb.ingest.resolve import DocSummary, resolve
+from lawkb.model import KIND_ARTICLE, LOCAL_LEVELS, ParsedDocument, law_key, text_hash
 from lawkb.regions import normalize_region
 
 from .backend import KBError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "kb.sqlite"
 
 SCHEMA = """
@@ -62,12 +61,14 @@ CREATE TABLE IF NOT EXISTS units (
     text TEXT NOT NULL,
     paragraphs TEXT NOT NULL,         -- JSON list of {text, items}
     line_start INTEGER, line_end INTEGER, page_start INTEGER, page_end INTEGER,
+    text_hash TEXT NOT NULL,          -- of the whitespace- and punctuation-free text: finds copies
     article_id TEXT UNIQUE,           -- set for units of canonical documents only
     version_id TEXT,
     law_id TEXT
 );
 CREATE INDEX IF NOT EXISTS units_doc ON units(doc_id);
 CREATE INDEX IF NOT EXISTS units_version ON units(version_id, number, sub);
+CREATE INDEX IF NOT EXISTS units_text ON units(text_hash);
 CREATE TABLE IF NOT EXISTS laws (
     law_id TEXT PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
@@ -176,10 +177,12 @@ class EmbeddedKB:
                 doc_id=r["doc_id"], source=r["source"], source_kind=r["source_kind"], title=r["title"],
                 version_date=r["version_date"], effective=r["effective"], n_articles=r["n_articles"],
                 keys=frozenset(keys.get(r["doc_id"], ())), part=r["part"], status=r["status"],
-                meta={k: meta.get(k) for k in ("level", "issuing_body", "region_province", "region_city",
-                                               "category", "aliases", "adopted", "promulgated")},
+                meta={**{k: meta.get(k) for k in ("level", "issuing_body", "region_province", "region_city",
+                                                  "category", "aliases", "adopted", "promulgated")},
+                      "title_source": meta.get("extra", {}).get("title_source")},
                 repeals=meta.get("extra", {}).get("repeals", []),
             ))
+        self._identify_untitled(summaries)
         laws = resolve(summaries, settings.today())
         old = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT doc_id, version_id, canonical FROM documents")}
         conn.execute("DELETE FROM laws")
@@ -241,6 +244,32 @@ class EmbeddedKB:
                 taken.add(aid)
                 updates.append((aid, vid, law_id, unit_id))
             conn.executemany("UPDATE units SET article_id=?, version_id=?, law_id=? WHERE unit_id=?", updates)
+
+    def _identify_untitled(self, summaries: list[DocSummary]) -> None:
+        """A document whose text has no title line (named only by its file name or metadata, which can
+        be wrong) takes the title of the law whose articles it reproduces, when the KB holds that law."""
+        weak = [s for s in summaries if s.meta.get("title_source") not in (None, "body")]
+        if not weak:
+            return
+        titled = {s.doc_id: s.title for s in summaries if s.meta.get("title_source") in (None, "body")}
+        for s in weak:
+            hashes = [r[0] for r in self.conn.execute(
+                "SELECT text_hash FROM units WHERE doc_id=? AND kind='article' AND length(text) > 30 "
+                "ORDER BY seq LIMIT 8", (s.doc_id,))]
+            votes: dict[str, int] = {}
+            for h in hashes:
+                owners = {titled[d] for (d,) in self.conn.execute(
+                    "SELECT DISTINCT doc_id FROM units WHERE text_hash=? AND doc_id != ?", (h, s.doc_id))
+                    if d in titled}
+                for title in owners:
+                    votes[title] = votes.get(title, 0) + 1
+            if votes:
+                title, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
+                if n >= max(3, len(hashes) // 2) and law_key(title) != law_key(s.title):
+                    wrong = {law_key(s.title)}
+                    s.meta["aliases"] = [a for a in s.meta.get("aliases") or [] if law_key(a) not in wrong]
+                    s.meta["identified_from"] = s.title
+                    s.title = title
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -424,10 +453,10 @@ class _Batch:
                 seen[key] = 1
             rows.append((doc_id, seq, a.kind, key, a.number_text, a.number, a.sub, _j(a.path), a.heading, a.text,
                          _j([asdict(p) for p in a.paragraphs]), a.line_start, a.line_end, a.page_start,
-                         a.page_end))
+                         a.page_end, text_hash(a.text)))
         self.conn.executemany(
             "INSERT INTO units (doc_id, seq, kind, key, number_text, number, sub, path, heading, text, paragraphs,"
-            " line_start, line_end, page_start, page_end) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " line_start, line_end, page_start, page_end, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         self.dirty = True
