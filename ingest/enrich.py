@@ -63,6 +63,9 @@ def find_repeals(doc: ParsedDocument) -> list[dict]:
     return out
 
 
+_NATIONAL_LEVELS = {"宪法", "法律", "行政法规", "监察法规", "司法解释", "部门规章"}
+
+
 def enrich(doc: ParsedDocument, hints: dict) -> None:
     """Fill level, issuing body and region from content, then from folder hints."""
     bodies = [ev.body for ev in doc.history if ev.body]
@@ -74,7 +77,15 @@ def enrich(doc: ParsedDocument, hints: dict) -> None:
         bodies.insert(0, doc.issuing_body)
     doc.issuing_body = doc.issuing_body or infer_issuing_body(bodies) or hints.get("issuing_body")
     doc.level = doc.level or infer_level(doc.title, bodies, hints.get("folder_level"))
-    region = region_from_title(doc.title) or (region_from_body(doc.issuing_body) if doc.issuing_body else None)
+    title_region = region_from_title(doc.title)
+    if title_region and doc.level in _NATIONAL_LEVELS:
+        # History lines copied from the national law of the same name (seen in LawRefBook) must not
+        # turn a provincial regulation into a national one: the title's place name wins.
+        doc.warnings.append(f"history names a national body but the title is local ({title_region.province}); "
+                            f"level taken as {hints.get('folder_level') or '地方性法规'}")
+        doc.level = hints.get("folder_level") or "地方性法规"
+        doc.issuing_body = hints.get("issuing_body")
+    region = title_region or (region_from_body(doc.issuing_body) if doc.issuing_body else None)
     if region is None:
         for body in bodies:
             region = region_from_body(body)

@@ -55,13 +55,20 @@ def date_from_filename(name: str) -> str | None:
 
 
 def looks_like_history(text: str) -> bool:
-    """A promulgation/history line: a date followed by an action word, often inside （…）."""
+    """A promulgation/history line: a date and an action word, either in （…） or as a line that starts
+    with the date (2020年5月28日 第十三届全国人民代表大会第三次会议通过). A narrative sentence that
+    merely mentions an adoption (为正确适用2005年…通过的…，制定本解释。) is body text, not history."""
     t = unicodedata.normalize("NFKC", text).strip()
-    if len(t) > 1500 or not DATE_RE.search(t):
+    if len(t) > 1500 or not DATE_RE.search(t) or not _ACTION_RE.search(t):
         return False
     if re.match(r"^第[^\s]{1,8}[条條章节節编編]", t):
         return False
-    return bool(_ACTION_RE.search(t))
+    if t[:1] in "(（":
+        return True
+    if "。" in t.rstrip("。") or len(t) > 300:
+        return False
+    return bool(re.match(rf"^(?:根据|经|于)?\s*(?:民國|民国)?\s*{_NUM}\s*年", t) or re.match(
+        r"^(?:修正|修订|公布|发布|施行|生效|通过)日期[:：]", t))
 
 
 def parse_history(text: str) -> list[HistoryEvent]:

@@ -472,8 +472,11 @@ def _open_error(exc: BaseException, path: Path) -> IngestError:
 
 
 def read_pdf(path: Path) -> Extracted:
-    """Read a PDF with a text layer into paragraph blocks. Raises IngestError for files that cannot be
-    read: empty, not a PDF, truncated or corrupt, password-protected, or scanned without a text layer."""
+    """Read a PDF with a text layer into paragraph blocks (page = where the paragraph starts; style
+    'center' for centred paragraphs). meta: pages, producer (/Producer, else /Creator) and title
+    (/Title unless it is template junk). Raises IngestError for files that cannot be read: empty, not
+    a PDF, truncated or corrupt, password-protected, scanned without a text layer, or fonts without a
+    Unicode map. Pages with only images, and owner-password encryption, are reported in warnings."""
     path = Path(path)
     try:
         raw_size = path.stat().st_size

@@ -28,8 +28,11 @@ from .history import date_from_filename, effective_from_text, looks_like_history
 
 _N = rf"[{CN_NUM_CHARS}0-9０-９]+"
 _SP = r"[\s\u3000]*"
-ARTICLE_RE = re.compile(rf"^第{_SP}({_N}){_SP}[条條](?:{_SP}之{_SP}([{CN_NUM_CHARS}0-9]+))?")
-HEADING_RE = re.compile(rf"^第{_SP}({_N}){_SP}(分编|分編|编|編|章|节|節)(?:[\s\u3000]+(.*)|$)")
+# 第二百六十四条之一; Taiwan writes the same as 第 29-1 條
+ARTICLE_RE = re.compile(
+    rf"^第{_SP}({_N})(?:-(\d+))?{_SP}[条條](?:{_SP}之{_SP}([{CN_NUM_CHARS}0-9]+))?"
+)
+HEADING_RE = re.compile(rf"^第{_SP}({_N}){_SP}(分编|分編|编|編|章|节|節)(?:[\s\u3000]*(.+)|$)")
 # Text right after an article label that shows the label is a cross-reference, not an article start.
 _XREF_AFTER = re.compile(r"^(?:[、，,至和或及与的所中]|规定|第|款|项|之规定)")
 ITEM_RE = re.compile(r"^(?:[（(]\s*[一二三四五六七八九十]+\s*[）)]|[一二三四五六七八九十]+、|\d{1,2}\s*[.．、](?!\d)|[①-⑳])")
@@ -51,7 +54,8 @@ def _norm(text: str) -> str:
 
 
 def _compact(text: str) -> str:
-    return _WS.sub("", unicodedata.normalize("NFKC", text))
+    """Text without whitespace, otherwise as printed (headings and labels are shown to people)."""
+    return _WS.sub("", text)
 
 
 def is_title_like(text: str) -> bool:
@@ -163,7 +167,8 @@ def _article_label(text: str, last: tuple[int, int] | None) -> tuple[int, int, s
         return None
     try:
         number = cn_to_int(m.group(1))
-        sub = cn_to_int(m.group(2)) if m.group(2) else 0
+        sub_text = m.group(2) or m.group(3)
+        sub = cn_to_int(sub_text) if sub_text else 0
     except ValueError:
         return None
     rest = t[m.end():]
@@ -181,8 +186,10 @@ def _article_label(text: str, last: tuple[int, int] | None) -> tuple[int, int, s
 
 def _heading(block: Block) -> tuple[int, str] | None:
     """(rank, heading text) for a heading block."""
-    t = _norm(block.text)
-    m = HEADING_RE.match(t)
+    t = block.text.strip()
+    m = HEADING_RE.match(t) or HEADING_RE.match(_norm(t))
+    if m and m.string is not t:
+        t = m.string
     if m and len(m.group(3) or "") <= 40 and "。" not in (m.group(3) or ""):
         label = _compact(t[: m.end(2)])
         title = _compact(m.group(3) or "")
@@ -240,7 +247,7 @@ def build_document(
                     break
             else:
                 text, used = blocks[i].text, 1
-        if not (blocks[i].style == "history" or looks_like_history(text)) or ARTICLE_RE.match(_norm(text)):
+        if blocks[i].style != "history" and (not looks_like_history(text) or ARTICLE_RE.match(_norm(text))):
             break
         history_texts.append(text)
         i += used
@@ -267,7 +274,14 @@ def build_document(
             i += 1
 
     body = blocks[i:]
-    units = _cut_units(body, part, warnings)
+    # A case report quotes statutes ('第六条 食品经营者…'): its units are its headed sections.
+    extra: dict = {}
+    units = _cut_units(body, part, warnings, extra, articles_allowed=hints.get("folder_level") != "案例")
+    if extra["empty_headings"]:
+        warnings.append(f"{len(extra['empty_headings'])} heading(s) with no text under them: "
+                        + "; ".join(extra["empty_headings"][:3]))
+    else:
+        del extra["empty_headings"]
     if notice:
         units.insert(0, _Unit(KIND_PREAMBLE, "印发通知", None, 0, [], blocks=[(b.text, b) for b in notice]))
     articles = [_to_article(u) for u in units]
@@ -297,6 +311,7 @@ def build_document(
         warnings=warnings,
         aliases=aliases,
     )
+    doc.extra.update(extra)
     doc.extra["title_source"] = title_source
     if title_source != "body":
         warnings.append(f"no title line in the text: title {title!r} taken from the {title_source}")
@@ -311,10 +326,11 @@ def build_document(
     return doc
 
 
-def _cut_units(body: list[Block], part: str | None, warnings: list[str]) -> list[_Unit]:
+def _cut_units(body: list[Block], part: str | None, warnings: list[str], extra: dict,
+               articles_allowed: bool = True) -> list[_Unit]:
     has_articles = False
     last: tuple[int, int] | None = None
-    for b in body:
+    for b in body if articles_allowed else []:
         lab = _article_label(b.text, last)
         if lab:
             has_articles = True
@@ -325,6 +341,7 @@ def _cut_units(body: list[Block], part: str | None, warnings: list[str]) -> list
     last = None
     attachments = 0
     sections = 0
+    empty_headings = extra.setdefault("empty_headings", [])
 
     def path() -> list[str]:
         return [name for _, name in stack]
@@ -368,7 +385,11 @@ def _cut_units(body: list[Block], part: str | None, warnings: list[str]) -> list
             rank, name = head
             if has_articles:
                 while stack and stack[-1][0] >= rank:
-                    stack.pop()
+                    popped = stack.pop()
+                    if not any(popped[1] in u.path for u in units):
+                        # A heading with nothing under it (a table of contents squeezed into one
+                        # line, a heading printed twice): kept and reported, never silently dropped.
+                        empty_headings.append(popped[1])
                 stack.append((rank, name))
                 current = None  # headings are structure, not text of the article before them
                 continue

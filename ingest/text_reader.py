@@ -93,6 +93,8 @@ def read_markdown(text: str) -> Extracted:
             continue
         if re.fullmatch(r"\|?[\s:|-]+\|?", line) and "-" in line:  # table separator row
             continue
+        if re.fullmatch(r"#{1,6}", line):  # an empty heading marker
+            continue
         m = re.match(r"^(#{1,6})\s+(.*)$", line)
         if m:
             level = len(m.group(1))
@@ -151,7 +153,10 @@ def read_plain_text(text: str) -> Extracted:
         if current is None:
             current = Block(stripped, line=no)
             blocks.append(current)
-        elif starts_unit or (pending_break and current.text.endswith(_TERMINAL)):
+        elif starts_unit or (pending_break and (
+                current.text.endswith(_TERMINAL) or stripped[:1] in "（(" or len(current.text) <= 40)):
+            # After a blank line, a short paragraph (a title, a heading) or a parenthesised note
+            # starts anew; a long one only ends at sentence-final punctuation.
             current = Block(stripped, line=no)
             blocks.append(current)
         else:

@@ -4,6 +4,7 @@ reason, when it is absent."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -82,3 +83,48 @@ def _fixed_today(monkeypatch):
     monkeypatch.setenv("LAWKB_TODAY", os.environ.get("LAWKB_TEST_TODAY", "2026-11-28"))
     yield
     assert settings.today()
+
+
+_WS = re.compile(r"[\s\u3000\u200b|]+")
+_MD = re.compile(r"<!--.*?-->|\*\*|!?\[([^\]]*)\]\([^)]*\)|<br\s*/?>|&nbsp;|^\s*\|?[\s:|-]*-{3,}[\s:|-]*\|?\s*$")
+
+
+def _squash(text: str) -> str:
+    return _WS.sub("", text)
+
+
+def reproduction_gap(path: Path, doc) -> tuple[str, str] | None:
+    """Check that a LawRefBook file's body and its parsed units hold the same text.
+
+    Nothing lost: every line after <!-- INFO END --> appears, in order, in the units (with their
+    labels) unless the structurer used it as a heading (path, caption, unit label) or as metadata
+    (history, table of contents). Nothing altered: every line of every unit is text of the body.
+    Returns None when both hold, else (what, where) for the first failure.
+    """
+    from lawkb.model import KIND_ARTICLE
+
+    lines = path.read_text(encoding="utf-8").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.strip() == "<!-- INFO END -->"), -1) + 1
+    structural = {_squash(p) for a in doc.articles for p in a.path}
+    structural |= {_squash(a.heading) for a in doc.articles if a.heading}
+    structural |= {_squash(a.number_text) for a in doc.articles if a.number_text}
+    metadata = {_squash(_MD.sub(r"\1", t)) for key in ("history_text", "toc", "front_matter", "empty_headings")
+                for t in doc.extra.get(key, [])}
+    source = [_squash(_MD.sub(r"\1", line).lstrip("# ")) for line in lines[start:]]
+    source = [line for line in source if line]
+    body = "".join(source)
+    units = "".join(
+        ((a.number_text or "") if a.kind == KIND_ARTICLE else "") + _squash(a.text) for a in doc.articles)
+    pos = 0
+    for line in source:
+        if line in structural or any(line in m for m in metadata):
+            continue
+        found = units.find(line, pos)
+        if found < 0:
+            return "lost", line
+        pos = found + len(line)
+    for a in doc.articles:
+        for text_line in a.text.split("\n"):
+            if _squash(text_line) not in body:
+                return "altered", text_line
+    return None
