@@ -55,6 +55,8 @@ _MD_INLINE = [
 
 
 def _md_inline(line: str) -> str:
+    if not any(ch in line for ch in "<&*_["):
+        return line
     for pattern, repl in _MD_INLINE:
         line = pattern.sub(repl, line)
     return line

@@ -124,11 +124,13 @@ def short_title(title: str) -> str:
     return t
 
 
+_NON_WORD = re.compile(r"[\W_]+")
+
+
 def normalize_text(text: str) -> str:
     """Text with whitespace and punctuation removed (NFKC first): the form in which two copies of one
     provision from different sources compare equal."""
-    t = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in t if not ch.isspace() and not unicodedata.category(ch).startswith(("P", "S", "Z")))
+    return _NON_WORD.sub("", unicodedata.normalize("NFKC", text))
 
 
 def text_hash(text: str) -> str:

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -430,10 +430,10 @@ class _Batch:
 
     def put(self, doc: ParsedDocument, size: int) -> None:
         self.remove(doc.source)
-        meta = asdict(doc)
-        for k in ("articles", "title", "source", "source_kind", "sha256", "version_date", "effective", "part",
-                  "status"):
-            meta.pop(k)
+        skip = {"articles", "title", "source", "source_kind", "sha256", "version_date", "effective", "part",
+                "status"}
+        meta = {f.name: getattr(doc, f.name) for f in fields(doc) if f.name not in skip}
+        meta["history"] = [asdict(ev) for ev in doc.history]
         n_articles = sum(1 for a in doc.articles if a.kind == KIND_ARTICLE)
         cur = self.conn.execute(
             "INSERT INTO documents (source, source_kind, sha256, size, ingested_at, title, version_date, effective,"
@@ -452,7 +452,7 @@ class _Batch:
             else:
                 seen[key] = 1
             rows.append((doc_id, seq, a.kind, key, a.number_text, a.number, a.sub, _j(a.path), a.heading, a.text,
-                         _j([asdict(p) for p in a.paragraphs]), a.line_start, a.line_end, a.page_start,
+                         _j([{"text": p.text, "items": p.items} for p in a.paragraphs]), a.line_start, a.line_end, a.page_start,
                          a.page_end, text_hash(a.text)))
         self.conn.executemany(
             "INSERT INTO units (doc_id, seq, kind, key, number_text, number, sub, path, heading, text, paragraphs,"
