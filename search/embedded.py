@@ -23,7 +23,7 @@ from lawkb.regions import normalize_region
 
 from .backend import KBError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "kb.sqlite"
 
 SCHEMA = """
@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS units (
     paragraphs TEXT NOT NULL,         -- JSON list of {text, items}
     line_start INTEGER, line_end INTEGER, page_start INTEGER, page_end INTEGER,
     text_hash TEXT NOT NULL,          -- of the whitespace- and punctuation-free text: finds copies
+    terms TEXT,                       -- segmented for lexical search (NULL until `lawkb index` runs)
     article_id TEXT UNIQUE,           -- set for units of canonical documents only
     version_id TEXT,
     law_id TEXT
@@ -101,6 +102,9 @@ CREATE TABLE IF NOT EXISTS versions (
     gaps TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS versions_law ON versions(law_id, seq);
+CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL, key TEXT NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS law_names (name TEXT NOT NULL, law_id TEXT NOT NULL, PRIMARY KEY (name, law_id));
 """
 
@@ -160,6 +164,10 @@ class EmbeddedKB:
             yield b
             if b.dirty:
                 self._resolve()
+                # Any change makes saved search snapshots stale.
+                self.conn.execute(
+                    "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE SET "
+                    "value = CAST(value AS INTEGER) + 1")
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -453,10 +461,11 @@ class _Batch:
                 seen[key] = 1
             rows.append((doc_id, seq, a.kind, key, a.number_text, a.number, a.sub, _j(a.path), a.heading, a.text,
                          _j([{"text": p.text, "items": p.items} for p in a.paragraphs]), a.line_start, a.line_end, a.page_start,
-                         a.page_end, text_hash(a.text)))
+                         a.page_end, text_hash(a.text), None))
         self.conn.executemany(
             "INSERT INTO units (doc_id, seq, kind, key, number_text, number, sub, path, heading, text, paragraphs,"
-            " line_start, line_end, page_start, page_end, text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " line_start, line_end, page_start, page_end, text_hash, terms)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         self.dirty = True

