@@ -23,6 +23,8 @@ from .snippets import highlight
 
 DEPTH = 200          # candidates each retriever contributes to fusion
 RRF_K = 60
+DENSE_WEIGHT = 1.0   # the dense list's weight in RRF
+PRIOR_WEIGHT = 0.0   # how much the law-popularity prior adds to a fused score
 _CASE = LEVELS.index("案例")
 _LOCAL = [LEVELS.index(x) for x in LOCAL_LEVELS]
 
@@ -38,6 +40,8 @@ class EmbeddedSearcher:
         self._model_notes: list[str] = []
         self._snap: snapshots.Snapshot | None = None
         self._lock = threading.Lock()
+        self.dense_weight = DENSE_WEIGHT
+        self.prior_weight = PRIOR_WEIGHT
 
     @property
     def index_dir(self) -> Path:
@@ -146,8 +150,13 @@ class EmbeddedSearcher:
                 notes.append(f"{snap.dense_missing} of {snap.size} articles have no vector yet (run `lawkb embed`)")
             qv = enc.encode_query(a.text)
             dense_rows = self._dense(snap, qv, m, depth)
-        fused = rrf([lexical_rows, dense_rows], k=RRF_K) if dense_rows else \
+        fused = rrf([lexical_rows, dense_rows], k=RRF_K, weights=[1.0, self.dense_weight]) if dense_rows else \
             [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_rows, start=1)]
+        if self.prior_weight and snap.popularity is not None and fused:
+            rows = np.array([r for r, _ in fused])
+            boosted = np.array([s for _, s in fused]) + self.prior_weight * snap.popularity[snap.law_row[rows]]
+            order = np.lexsort((np.arange(len(rows)), -boosted))
+            fused = [(int(rows[i]), float(boosted[i])) for i in order]
         lex_rank = {r: i for i, r in enumerate(lexical_rows, start=1)}
         dense_rank = {r: i for i, r in enumerate(dense_rows, start=1)}
 

@@ -8,7 +8,9 @@ unchanged; any ingest bumps the generation, so a stale snapshot is never used.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import sqlite3
 import tempfile
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ class Snapshot:
     valid_from: np.ndarray        # int32 yyyymmdd
     valid_to: np.ndarray          # int32 yyyymmdd (exclusive)
     lexical: LexicalIndex
+    popularity: np.ndarray | None = None  # per law, in [0, 1]
     dense: np.ndarray | None = None   # float32 n x dim, L2-normalised rows (zeros where missing)
     dense_model: str | None = None
     dense_missing: int = 0
@@ -110,6 +113,7 @@ def build(conn: sqlite3.Connection) -> Snapshot:
             yield (terms or "").split(), title_terms[law_id], path_cache[path]
 
     lexical = LexicalIndex.build(fields())
+    popularity = law_popularity(conn, laws)
     level_of = np.array([LEVELS.index(law["level"]) if law["level"] in LEVELS else -1 for law in laws]
                         or [0], dtype=np.int8)
     prov_of = np.array([provinces.index(law["region_province"]) if law["region_province"] else -1
@@ -123,8 +127,29 @@ def build(conn: sqlite3.Connection) -> Snapshot:
         law_row=law_row, laws=laws, level=level_of[law_row] if n else level_of[:0],
         province=prov_of[law_row] if n else prov_of[:0], city=city_of[law_row] if n else city_of[:0],
         provinces=provinces, cities=cities, version_status=vstatus, valid_from=vfrom, valid_to=vto,
-        lexical=lexical,
+        lexical=lexical, popularity=popularity,
     )
+
+
+_CITED = re.compile(r"《((?:[^《》]|〈[^〉]*〉){2,60})》")
+
+
+def law_popularity(conn: sqlite3.Connection, laws: list[dict]) -> np.ndarray:
+    """How often the corpus itself cites each law by name (《…》), as log(1 + n) scaled to [0, 1].
+
+    A prior for ranking: residents' problems mostly fall under the laws everything else cites
+    (民法典, 劳动合同法), and this measures that from the KB alone."""
+    from lawkb.model import law_key
+
+    counts: dict[str, int] = {}
+    for (text,) in conn.execute("SELECT text FROM units WHERE article_id IS NOT NULL AND text LIKE '%《%'"):
+        for name in _CITED.findall(text):
+            key = law_key(name)
+            counts[key] = counts.get(key, 0) + 1
+    keys = [law_key(law["title"]) for law in laws]
+    raw = np.array([math.log1p(counts.get(k, 0)) for k in keys] or [0.0], dtype=np.float32)
+    top = float(raw.max()) or 1.0
+    return raw / top
 
 
 def _group(rows):
@@ -176,7 +201,7 @@ def save(snap: Snapshot, directory: Path) -> None:
     snap.lexical.save(tmp / "lexical.npz")
     np.savez(tmp / "rows.npz", unit_ids=snap.unit_ids, law_row=snap.law_row, level=snap.level,
              province=snap.province, city=snap.city, version_status=snap.version_status,
-             valid_from=snap.valid_from, valid_to=snap.valid_to)
+             valid_from=snap.valid_from, valid_to=snap.valid_to, popularity=snap.popularity)
     (tmp / "snapshot.json").write_text(json.dumps({
         "generation": snap.generation, "signature": snap.signature, "laws": snap.laws,
         "provinces": snap.provinces, "cities": snap.cities, "article_ids": snap.article_ids,
@@ -201,5 +226,5 @@ def load(directory: Path, conn: sqlite3.Connection) -> Snapshot | None:
         article_ids=info["article_ids"], law_row=rows["law_row"], laws=info["laws"], level=rows["level"],
         province=rows["province"], city=rows["city"], provinces=info["provinces"], cities=info["cities"],
         version_status=rows["version_status"], valid_from=rows["valid_from"], valid_to=rows["valid_to"],
-        lexical=lexical,
+        lexical=lexical, popularity=rows["popularity"],
     )
