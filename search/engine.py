@@ -198,8 +198,13 @@ class EmbeddedSearcher:
         return _top(scores, depth, positive=True)
 
     def _dense(self, snap, qv: np.ndarray, m: np.ndarray, depth: int) -> list[int]:
-        scores = snap.dense @ qv
-        scores[~m] = -np.inf
+        """Exact dot products, over only the row groups the mask touches (the scan is memory-bound:
+        national law alone is under half the rows of a KB with local regulations)."""
+        scores = np.full(snap.size, -np.inf, dtype=np.float32)
+        for lo, hi in _ranges(snap, m):
+            part = snap.dense[lo:hi] @ qv
+            part[~m[lo:hi]] = -np.inf
+            scores[lo:hi] = part
         return _top(scores, depth, positive=False)
 
     def _citations(self, a: Analysis, f: Filters) -> list[dict]:
@@ -218,6 +223,21 @@ class EmbeddedSearcher:
             if art["article_id"] not in {x["article_id"] for x in out}:
                 out.append(art)
         return out
+
+
+def _ranges(snap, m: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous row ranges covering every group that has a row in the mask."""
+    starts = snap.groups if snap.groups is not None and len(snap.groups) else np.array([0])
+    counts = np.add.reduceat(m.astype(np.int32), starts) if snap.size else np.array([0])
+    ends = list(starts[1:]) + [snap.size]
+    out: list[tuple[int, int]] = []
+    for lo, hi, c in zip(starts.tolist(), ends, counts.tolist(), strict=True):
+        if c:
+            if out and out[-1][1] == lo:
+                out[-1] = (out[-1][0], int(hi))
+            else:
+                out.append((int(lo), int(hi)))
+    return out
 
 
 def _top(scores: np.ndarray, n: int, *, positive: bool) -> list[int]:

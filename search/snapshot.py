@@ -7,6 +7,7 @@ unchanged; any ingest bumps the generation, so a stale snapshot is never used.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lawkb.model import LEVELS, STATUSES
+from lawkb.model import LEVELS, LOCAL_LEVELS, STATUSES
 
 from .lexical import LexicalIndex
 from .text import segmenter
@@ -48,6 +49,7 @@ class Snapshot:
     valid_to: np.ndarray          # int32 yyyymmdd (exclusive)
     lexical: LexicalIndex
     popularity: np.ndarray | None = None  # per law, in [0, 1]
+    groups: np.ndarray | None = None      # start row of each group (see build)
     dense: np.ndarray | None = None   # float32 n x dim, L2-normalised rows (zeros where missing)
     dense_model: str | None = None
     dense_missing: int = 0
@@ -89,9 +91,16 @@ def build(conn: sqlite3.Connection) -> Snapshot:
                     versions[vid] = (start, date_int(law["repealed_on"]), status)
     title_terms = {law["law_id"]: seg.terms(" ".join([law["title"], *json.loads(law["aliases"])])) for law in laws}
     path_cache: dict[str, list[str]] = {}
+    # Rows are grouped: national law first, then local documents with no province, then each
+    # province's. A search that needs national law (plus one region) then scores contiguous slices
+    # of the dense matrix instead of all of it.
+    local_levels = ",".join(f"'{x}'" for x in LOCAL_LEVELS)
     rows = conn.execute(
-        "SELECT unit_id, article_id, law_id, version_id, path, terms FROM units "
-        "WHERE article_id IS NOT NULL ORDER BY unit_id").fetchall()
+        "SELECT u.unit_id, u.article_id, u.law_id, u.version_id, u.path, u.terms, "
+        f"coalesce(l.region_province, '') || '|' || (l.level IN ({local_levels})) AS grp "
+        "FROM units u JOIN laws l ON l.law_id = u.law_id WHERE u.article_id IS NOT NULL "
+        f"ORDER BY coalesce(l.region_province, ''), l.level IN ({local_levels}), u.unit_id").fetchall()
+    groups = [i for i in range(len(rows)) if i == 0 or rows[i][6] != rows[i - 1][6]]
     n = len(rows)
     unit_ids = np.empty(n, dtype=np.int64)
     law_row = np.empty(n, dtype=np.int32)
@@ -101,7 +110,7 @@ def build(conn: sqlite3.Connection) -> Snapshot:
     article_ids = []
 
     def fields():
-        for i, (unit_id, article_id, law_id, version_id, path, terms) in enumerate(rows):
+        for i, (unit_id, article_id, law_id, version_id, path, terms, _) in enumerate(rows):
             unit_ids[i] = unit_id
             article_ids.append(article_id)
             law_row[i] = law_index[law_id]
@@ -127,7 +136,7 @@ def build(conn: sqlite3.Connection) -> Snapshot:
         law_row=law_row, laws=laws, level=level_of[law_row] if n else level_of[:0],
         province=prov_of[law_row] if n else prov_of[:0], city=city_of[law_row] if n else city_of[:0],
         provinces=provinces, cities=cities, version_status=vstatus, valid_from=vfrom, valid_to=vto,
-        lexical=lexical, popularity=popularity,
+        lexical=lexical, popularity=popularity, groups=np.array(groups or [0], dtype=np.int64),
     )
 
 
@@ -171,9 +180,11 @@ def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str, dim: i
 
     cache = cache_dir / f"dense-{snap.generation}-{_safe(model_id)}.npy" if cache_dir else None
     info = cache.with_suffix(".json") if cache else None
+    rows_digest = hashlib.sha1(snap.unit_ids.tobytes()).hexdigest()
     if cache and cache.exists() and info.exists():
         meta = json.loads(info.read_text())
-        if meta.get("vectors") == _vector_count(conn, model_id):
+        # Valid only for the same rows in the same order and the same set of vectors.
+        if meta.get("vectors") == _vector_count(conn, model_id) and meta.get("rows") == rows_digest:
             snap.dense, snap.dense_model, snap.dense_missing = np.load(cache), model_id, meta["missing"]
             return
     mat, missing = matrix(conn, snap.unit_ids, model_id, dim)
@@ -184,7 +195,8 @@ def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str, dim: i
         tmp = cache.with_suffix(".tmp.npy")
         np.save(tmp, mat)
         os.replace(tmp, cache)
-        info.write_text(json.dumps({"missing": missing, "vectors": _vector_count(conn, model_id)}))
+        info.write_text(json.dumps({"missing": missing, "vectors": _vector_count(conn, model_id),
+                                    "rows": rows_digest}))
 
 
 def _vector_count(conn: sqlite3.Connection, model_id: str) -> int:
@@ -201,7 +213,7 @@ def save(snap: Snapshot, directory: Path) -> None:
     snap.lexical.save(tmp / "lexical.npz")
     np.savez(tmp / "rows.npz", unit_ids=snap.unit_ids, law_row=snap.law_row, level=snap.level,
              province=snap.province, city=snap.city, version_status=snap.version_status,
-             valid_from=snap.valid_from, valid_to=snap.valid_to, popularity=snap.popularity)
+             valid_from=snap.valid_from, valid_to=snap.valid_to, popularity=snap.popularity, groups=snap.groups)
     (tmp / "snapshot.json").write_text(json.dumps({
         "generation": snap.generation, "signature": snap.signature, "laws": snap.laws,
         "provinces": snap.provinces, "cities": snap.cities, "article_ids": snap.article_ids,
@@ -226,5 +238,5 @@ def load(directory: Path, conn: sqlite3.Connection) -> Snapshot | None:
         article_ids=info["article_ids"], law_row=rows["law_row"], laws=info["laws"], level=rows["level"],
         province=rows["province"], city=rows["city"], provinces=info["provinces"], cities=info["cities"],
         version_status=rows["version_status"], valid_from=rows["valid_from"], valid_to=rows["valid_to"],
-        lexical=lexical, popularity=rows["popularity"],
+        lexical=lexical, popularity=rows["popularity"], groups=rows["groups"],
     )
