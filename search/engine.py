@@ -23,8 +23,8 @@ from .snippets import highlight
 
 DEPTH = 200          # candidates each retriever contributes to fusion
 RRF_K = 60
-DENSE_WEIGHT = 1.0   # the dense list's weight in RRF
-PRIOR_WEIGHT = 0.0   # how much the law-popularity prior adds to a fused score
+DENSE_WEIGHT = 1.5   # the dense list's weight in RRF (chosen by two-fold CV on STARD dev, docs/search.md)
+PRIOR_WEIGHT = 0.015  # law-popularity prior added to fused scores (same choice)
 _CASE = LEVELS.index("案例")
 _LOCAL = [LEVELS.index(x) for x in LOCAL_LEVELS]
 
