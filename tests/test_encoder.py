@@ -431,7 +431,6 @@ def test_hub_name_goes_to_sentence_transformers(stand_in_st, isolated):
     assert "argument" in last_resolution_notes()[-1]
 
 
-
 @pytest.fixture(scope="session")
 def st_model_dir() -> Path:
     if not HAVE_ST:
