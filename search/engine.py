@@ -19,7 +19,7 @@ from .backend import KBError, NotFound
 from .contract import Filters, Hit, Query, QueryError, SearchResult, Why
 from .fusion import rrf
 from .query import Analysis, analyze
-from .snippets import highlight
+from .snippets import compile_terms, highlight
 
 DEPTH = 200          # candidates each retriever contributes to fusion
 RRF_K = 60
@@ -165,6 +165,7 @@ class EmbeddedSearcher:
         ordered: list[tuple[str, float, int | None]] = [(h["article_id"], 1.0, None) for h in pinned]
         ordered += [(snap.article_ids[r], s, r) for r, s in fused if snap.article_ids[r] not in pinned_ids]
         page = ordered[query.offset:query.offset + query.k]
+        marker = compile_terms(list(a.terms))
         hits = []
         for article_id, score, row in page:
             art = self.kb.article_by_id(article_id)
@@ -182,7 +183,7 @@ class EmbeddedSearcher:
                 article_no=art["article_no"], text=art["text"], score=round(float(score), 6),
                 level=art["level"], status=art["status"], region=art["region"], path=art["path"],
                 version_date=art["version_date"], effective=art["effective"],
-                snippet_html=highlight(art["text"], matched),
+                snippet_html=highlight(art["text"], matched, pattern=marker),
                 why=Why(matched_terms=matched, semantic_similarity=None if sim is None else round(sim, 4),
                         retrievers=retrievers, citation=article_id in pinned_ids),
                 source=art["source"],
@@ -200,12 +201,17 @@ class EmbeddedSearcher:
     def _dense(self, snap, qv: np.ndarray, m: np.ndarray, depth: int) -> list[int]:
         """Exact dot products, over only the row groups the mask touches (the scan is memory-bound:
         national law alone is under half the rows of a KB with local regulations)."""
-        scores = np.full(snap.size, -np.inf, dtype=np.float32)
+        rows_parts, score_parts = [], []
         for lo, hi in _ranges(snap, m):
+            keep = np.flatnonzero(m[lo:hi])
             part = snap.dense[lo:hi] @ qv
-            part[~m[lo:hi]] = -np.inf
-            scores[lo:hi] = part
-        return _top(scores, depth, positive=False)
+            rows_parts.append(keep + lo)
+            score_parts.append(part[keep])
+        if not rows_parts:
+            return []
+        rows, scores = np.concatenate(rows_parts), np.concatenate(score_parts)
+        best = _top(scores, depth, positive=False)
+        return rows[best].tolist()
 
     def _citations(self, a: Analysis, f: Filters) -> list[dict]:
         out = []

@@ -8,8 +8,15 @@ import html
 import re
 
 
-def highlight(text: str, terms: list[str], *, max_chars: int = 240) -> str:
-    """Escaped text (cut around the first match when long) with <mark>…</mark> around terms."""
+def compile_terms(terms: list[str]) -> re.Pattern | None:
+    """One pattern for a query's terms (longest first), to reuse across its hits."""
+    terms = sorted({t for t in terms if t and t.strip()}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(t) for t in terms)) if terms else None
+
+
+def highlight(text: str, terms: list[str], *, max_chars: int = 240, pattern: re.Pattern | None = None) -> str:
+    """Escaped text (cut around the first match when long) with <mark>…</mark> around terms.
+    With pattern (from compile_terms), it marks the pattern's matches instead of compiling one."""
     terms = sorted({t for t in terms if t and t.strip()}, key=len, reverse=True)
     window = text
     if len(text) > max_chars:
@@ -18,7 +25,7 @@ def highlight(text: str, terms: list[str], *, max_chars: int = 240) -> str:
         window = ("…" if start else "") + text[start:start + max_chars] + ("…" if start + max_chars < len(text) else "")
     if not terms:
         return html.escape(window, quote=True)
-    pattern = re.compile("|".join(re.escape(t) for t in terms))
+    pattern = pattern or compile_terms(terms)
     out, pos = [], 0
     for m in pattern.finditer(window):
         out.append(html.escape(window[pos:m.start()], quote=True))
