@@ -190,13 +190,16 @@ def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str, dim: i
     mat, missing = matrix(conn, snap.unit_ids, model_id, dim)
     snap.dense, snap.dense_model, snap.dense_missing = mat, model_id, missing
     if cache:
-        for old in cache_dir.glob("dense-*"):
-            old.unlink(missing_ok=True)
-        tmp = cache.with_suffix(".tmp.npy")
-        np.save(tmp, mat)
-        os.replace(tmp, cache)
-        info.write_text(json.dumps({"missing": missing, "vectors": _vector_count(conn, model_id),
-                                    "rows": rows_digest}))
+        try:
+            for old in cache_dir.glob("dense-*"):
+                old.unlink(missing_ok=True)
+            tmp = cache.with_suffix(".tmp.npy")
+            np.save(tmp, mat)
+            os.replace(tmp, cache)
+            info.write_text(json.dumps({"missing": missing, "vectors": _vector_count(conn, model_id),
+                                        "rows": rows_digest}))
+        except OSError:
+            pass  # a read-only KB still searches; it just rebuilds the matrix when opened
 
 
 def _vector_count(conn: sqlite3.Connection, model_id: str) -> int:
