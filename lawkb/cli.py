@@ -366,5 +366,10 @@ def show_settings(as_json) -> None:
         click.echo(f"{r['name']} ({r['env']}) = {r['value']!r}\n    {r['help']}")
 
 
+from lawkb.tools.cli import COMMANDS as _TOOL_COMMANDS  # noqa: E402  (they reuse the options above)
+
+for _command in _TOOL_COMMANDS:
+    main.add_command(_command)
+
 if __name__ == "__main__":
     main()

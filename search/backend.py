@@ -61,6 +61,11 @@ class KnowledgeBase(Protocol):
 
     def sources_matching(self, pattern: str) -> list[str]: ...
 
+    def repeal_clauses(self) -> list[dict]:
+        """Every repeal clause in the corpus (“《X》同时废止”), including those naming laws the KB does not
+        hold: [{name, law_id, law_title, article_id, article_no, effective, text}] where law_id is the
+        repealing law and effective the date its clause takes effect."""
+
     def close(self) -> None: ...
 
 

@@ -423,6 +423,23 @@ class EmbeddedKB:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def repeal_clauses(self) -> list[dict]:
+        out = []
+        rows = self.conn.execute(
+            "SELECT d.meta, d.law_id, d.version_id, v.effective, v.version_date, l.title FROM documents d "
+            "JOIN versions v USING (version_id) JOIN laws l ON l.law_id = d.law_id "
+            "WHERE d.canonical = 1 AND d.meta LIKE '%\"repeals\":[{%' ORDER BY d.doc_id")
+        for meta, law_id, version_id, effective, version_date, title in rows:
+            for clause in json.loads(meta).get("extra", {}).get("repeals", []):
+                key = clause.get("article", "")
+                no = self.conn.execute("SELECT number_text FROM units WHERE article_id=?",
+                                       (f"{version_id}#{key}",)).fetchone()
+                for name in clause["titles"]:
+                    out.append({"name": name, "law_id": law_id, "law_title": title,
+                                "article_id": f"{version_id}#{key}", "article_no": no[0] if no else None,
+                                "effective": effective or version_date, "text": clause.get("text", "")})
+        return out
+
 
 class _Batch:
     def __init__(self, conn: sqlite3.Connection) -> None:
