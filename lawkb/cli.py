@@ -77,7 +77,7 @@ def ingest(paths, kb_locator, strict, prune, workers, index, as_json) -> None:
         if bar is not None:
             bar.close()
     timing = None
-    if index:
+    if index and hasattr(kb, "conn"):  # Elasticsearch indexes as it ingests
         from lawkb.search.indexer import build_index
 
         timing = build_index(kb, workers=workers)
@@ -291,6 +291,11 @@ def embed(kb_locator, model, batch_size, download) -> None:
     enc = resolve_model(model, allow_download=download)
     if enc is None:
         raise click.ClickException("no embedding model: " + "; ".join(last_resolution_notes()))
+    if not hasattr(kb, "conn"):  # Elasticsearch: a new generation with the missing vectors filled in
+        kb.encoder = enc
+        info = kb.rebuild()
+        click.echo(f"{info['articles_written']} articles written to {info['index']} with {enc.model_id}")
+        return
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -353,12 +358,79 @@ def eval_cmd(queries_path, kb_locator, k, run_out, region, lexical_only, as_json
         click.echo("  ".join(f"{key} {value}" for key, value in metrics.items()))
 
 
+@main.command()
+@KB_OPTION
+@click.option("--host", help="Address to listen on (default: $LAWKB_WEB_HOST, then 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: $LAWKB_WEB_PORT, then 8000).")
+@click.option("--threads", type=int, help="Worker threads (default: $LAWKB_WEB_THREADS, then 8).")
+@click.option("--embed/--no-embed", default=True,
+              help="Compute missing article vectors in the background (search is lexical until done).")
+def serve(kb_locator, host, port, threads, embed) -> None:
+    """Run the website and JSON API with a production WSGI server (waitress)."""
+    from lawkb.web.server import serve as run_server
+
+    run_server(kb_locator, host, port, threads=threads, embed=embed)
+
+
+@main.command("es-node")
+@click.option("--port", default=9200, show_default=True, help="HTTP port (0 picks a free one).")
+@click.option("--data", type=click.Path(file_okay=False), help="Keep indices here across restarts.")
+@click.option("--heap", default="-Xms256m -Xmx1g", show_default=True, help="JVM heap options.")
+def es_node(port, data, heap) -> None:
+    """Run a local single-node Elasticsearch for development and tests (Java 17 and Maven; no Docker)."""
+    from lawkb.esnode import NodeError, run_foreground
+
+    try:
+        sys.exit(run_foreground(port, Path(data) if data else None, heap))
+    except NodeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("es-indices")
+@KB_OPTION
+@click.option("--cleanup", is_flag=True, help="Delete the generations the alias does not point to.")
+@click.option("--keep", default=0, show_default=True, help="With --cleanup: keep this many of the newest old ones.")
+@JSON_OPTION
+def es_indices(kb_locator, cleanup, keep, as_json) -> None:
+    """List an Elasticsearch knowledge base's versioned indices; --cleanup deletes old ones."""
+    kb = _open(kb_locator)
+    if not hasattr(kb, "generations"):
+        raise click.ClickException("es-indices needs an Elasticsearch locator (http://host:9200[/prefix])")
+    deleted = kb.cleanup(keep=keep) if cleanup else []
+    rows = kb.generations()
+    if as_json:
+        _echo_json({"indices": rows, "deleted": deleted})
+        return
+    for r in rows:
+        click.echo(f"{'*' if r['live'] else ' '} {r['index']}\t{r['docs']} docs\t{r['size']}")
+    for name in deleted:
+        click.echo(f"deleted {name}")
+
+
+@main.command("es-rebuild")
+@KB_OPTION
+@click.option("--from", "from_kb", type=click.Path(file_okay=False, exists=True),
+              help="Load from this embedded knowledge base (its terms and vectors are reused).")
+@JSON_OPTION
+def es_rebuild(kb_locator, from_kb, as_json) -> None:
+    """Write a new versioned index and swap the alias to it once complete; searches go on meanwhile."""
+    kb = _open(kb_locator, create=bool(from_kb))
+    if not hasattr(kb, "rebuild"):
+        raise click.ClickException("es-rebuild needs an Elasticsearch locator (http://host:9200[/prefix])")
+    info = kb.load_embedded(_open(from_kb)) if from_kb else kb.rebuild()
+    if as_json:
+        _echo_json(info)
+    else:
+        click.echo(f"{info['index']} is live: {info['articles_written']} articles in {info['seconds']} s"
+                   + (f"; {len(info['errors'])} errors, first: {info['errors'][0]}" if info["errors"] else ""))
+
+
 @main.command("settings")
 @JSON_OPTION
 def show_settings(as_json) -> None:
     """Every setting, its environment variable, current value and meaning."""
-    rows = [{"name": s.name, "env": s.env, "value": settings.get(s.name), "default": s.default, "help": s.help}
-            for s in settings.SETTINGS]
+    rows = [{"name": s.name, "env": s.env, "value": "***" if s.secret and settings.get(s.name) else
+             settings.get(s.name), "default": s.default, "help": s.help} for s in settings.SETTINGS]
     if as_json:
         _echo_json(rows)
         return

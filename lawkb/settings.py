@@ -21,6 +21,7 @@ class Setting:
     default: Any
     help: str
     kind: type = str
+    secret: bool = False  # printed masked by `lawkb settings`
 
 
 SETTINGS: list[Setting] = [
@@ -37,6 +38,29 @@ SETTINGS: list[Setting] = [
             "Files larger than this many MiB are refused at ingest (reported, not read).", int),
     Setting("today", "LAWKB_TODAY", "",
             "The date statuses are computed for (YYYY-MM-DD); empty means the real date."),
+    Setting("web_host", "LAWKB_WEB_HOST", "127.0.0.1", "Address `lawkb serve` listens on (0.0.0.0 for all)."),
+    Setting("web_port", "LAWKB_WEB_PORT", 8000, "Port `lawkb serve` listens on.", int),
+    Setting("web_threads", "LAWKB_WEB_THREADS", 8, "Worker threads of the site's WSGI server.", int),
+    Setting("web_rate_limit", "LAWKB_WEB_RATE_LIMIT", 120,
+            "Requests per minute one client address may make to the site (0: no limit).", int),
+    Setting("web_max_upload_mb", "LAWKB_WEB_MAX_UPLOAD_MB", 5,
+            "Largest request body (form or upload) the site accepts, in MiB.", int),
+    Setting("web_admin_token", "LAWKB_WEB_ADMIN_TOKEN", "",
+            "Enables the site's admin API (ingest, rebuild) behind this bearer token; empty: disabled."),
+    Setting("web_query_log", "LAWKB_WEB_QUERY_LOG", "",
+            "File the site appends search queries to (JSON lines, never addresses); empty: no logging."),
+    Setting("web_secret", "LAWKB_WEB_SECRET", "",
+            "Key for the site's form tokens; empty: a random key per process (forms expire on restart)."),
+    Setting("es_api_key", "LAWKB_ES_API_KEY", "",
+            "Elasticsearch API key (base64 id:key), used instead of user and password when set.", secret=True),
+    Setting("es_user", "LAWKB_ES_USER", "", "Elasticsearch user name (basic authentication)."),
+    Setting("es_password", "LAWKB_ES_PASSWORD", "", "Elasticsearch password for es_user.", secret=True),
+    Setting("es_ca_certs", "LAWKB_ES_CA_CERTS", "",
+            "CA certificate (PEM file) that signed the Elasticsearch node's TLS certificate."),
+    Setting("es_replicas", "LAWKB_ES_REPLICAS", 0,
+            "Replicas of each new Elasticsearch index (0 on one node; 1 or more on a cluster).", int),
+    Setting("es_vectors", "LAWKB_ES_VECTORS", "hnsw",
+            "Vector index type of new Elasticsearch indices: hnsw (float32) or int8_hnsw (quantised, 4x smaller)."),
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -76,7 +76,9 @@ def is_url(locator: str) -> bool:
 def open_kb(locator: str, *, create: bool = False) -> KnowledgeBase:
     """Open the knowledge base a locator names."""
     if is_url(locator):
-        raise KBError("Elasticsearch locators are not supported in this version: use a directory")
+        from .elastic import ElasticKB
+
+        return ElasticKB(locator, create=create)
     from .embedded import EmbeddedKB
 
     return EmbeddedKB(locator, create=create)
@@ -84,6 +86,10 @@ def open_kb(locator: str, *, create: bool = False) -> KnowledgeBase:
 
 def open_searcher(kb: KnowledgeBase, *, use_model: bool = True):
     """The Searcher for a knowledge base's backend."""
+    if is_url(kb.locator):
+        from .es_search import ElasticSearcher
+
+        return ElasticSearcher(kb, use_model=use_model)
     from .engine import EmbeddedSearcher
 
     return EmbeddedSearcher(kb, use_model=use_model)

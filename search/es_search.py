@@ -1,0 +1,242 @@
+"""Hybrid search on the Elasticsearch backend, with the embedded engine's semantics.
+
+The filters become one Elasticsearch filter applied inside both retrievers (the kNN `filter`, not a
+post-filter). BM25 runs over the jieba-segmented fields with the same field boosts as the embedded
+BM25F; kNN runs over the article vectors. Both go in one `_msearch` round trip, and their ranked lists
+are fused by the same pure `fusion.rrf` with the same weights, popularity prior and citation pinning.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from lawkb.lookup import article_for_ref
+from lawkb.model import LEVELS, LOCAL_LEVELS, STATUS_IN_FORCE
+from lawkb.refs import ArticleRef
+from lawkb.regions import normalize_region
+
+from .backend import KBError, NotFound
+from .contract import Filters, Hit, Query, QueryError, SearchResult, Why
+from .engine import DENSE_WEIGHT, DEPTH, PRIOR_WEIGHT, RRF_K
+from .es_mapping import date_int
+from .fusion import rrf
+from .lexical import BM25Params
+from .query import Analysis, analyze
+from .snippets import compile_terms, highlight
+
+NUM_CANDIDATES = 1000   # HNSW candidates per shard for the kNN list (exact search scores every row)
+_PARAMS = BM25Params()
+# combined_fields (BM25F) takes field weights >= 1, so the embedded ratios 1 : 2 : 0.5 are scaled by 2.
+FIELDS = ["terms^2", f"title_terms^{2 * _PARAMS.title_boost:g}", f"path_terms^{2 * _PARAMS.path_boost:g}"]
+
+
+def es_filter(f: Filters, law_ids: set[str] | None = None) -> dict:
+    """The contract's filters as an Elasticsearch bool filter over article records."""
+    must: list[dict] = [{"term": {"doc_type": "article"}}]
+    must_not: list[dict] = []
+    if f.as_of:
+        d = date_int(f.as_of)
+        must += [{"range": {"valid_from": {"lte": d}}}, {"range": {"valid_to": {"gt": d}}}]
+        if f.status:
+            must.append({"terms": {"status": list(f.status)}})
+    elif f.status:
+        must.append({"terms": {"status": list(f.status)}})
+    else:
+        must.append({"term": {"status": STATUS_IN_FORCE}})
+    if f.level:
+        unknown = [x for x in f.level if x not in LEVELS]
+        if unknown:
+            raise QueryError(f"unknown level {unknown[0]!r}; one of {LEVELS}")
+        must.append({"terms": {"level": list(f.level)}})
+    else:
+        must_not.append({"term": {"level": "案例"}})
+    if f.region:
+        reg = normalize_region(f.region)
+        if reg is None:
+            raise QueryError(f"unknown region {f.region!r}: give a province or city such as 北京, 杭州")
+        allowed: list[dict] = [{"term": {"province": reg.province}}]
+        if reg.city:
+            allowed.append({"bool": {"should": [{"term": {"city": reg.city}},
+                                                {"bool": {"must_not": {"exists": {"field": "city"}}}}]}})
+        must.append({"bool": {"should": [{"term": {"is_local": False}}, {"bool": {"filter": allowed}}],
+                              "minimum_should_match": 1}})
+    elif not f.level or not set(f.level) & LOCAL_LEVELS:
+        # With no region, local documents would crowd out the national law everyone is under.
+        must.append({"term": {"is_local": False}})
+    if law_ids is not None:
+        must.append({"terms": {"law_id": sorted(law_ids)}})
+    return {"bool": {"filter": must, "must_not": must_not}}
+
+
+class ElasticSearcher:
+    """Implements the search contract over an ElasticKB. Thread-safe for concurrent searches."""
+
+    def __init__(self, kb, *, encoder=None, use_model: bool = True) -> None:
+        self.kb = kb
+        self._encoder = encoder
+        self._use_model = use_model
+        self._resolved = encoder is not None
+        self._model_notes: list[str] = []
+        self._lock = threading.Lock()
+        self._state: tuple[float, str | None, dict, dict[str, float]] | None = None
+        self.dense_weight = DENSE_WEIGHT
+        self.prior_weight = PRIOR_WEIGHT
+        self.num_candidates = NUM_CANDIDATES
+
+    def encoder(self):
+        if not self._resolved and self._use_model:
+            from .encoder import last_resolution_notes, resolve_model
+
+            self._encoder = resolve_model(allow_download=False)
+            self._model_notes = [] if self._encoder else list(last_resolution_notes())
+            self._resolved = True
+        return self._encoder if self._use_model else None
+
+    def _generation(self) -> tuple[dict, dict[str, float]]:
+        """The live generation's meta record and law popularity, re-read when the alias moves
+        (checked at most once a second)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._state is not None and now - self._state[0] < 1.0:
+                return self._state[2], self._state[3]
+            index = self.kb.current_index()
+            if self._state is None or self._state[1] != index:
+                meta = self.kb.meta()
+                popularity = {r["law_id"]: float(r.get("popularity") or 0.0) for r in self.kb._scan(
+                    {"term": {"doc_type": "law"}}, includes=["law_id", "popularity"])}
+                self._state = (now, index, meta, popularity)
+            else:
+                self._state = (now, *self._state[1:])
+            return self._state[2], self._state[3]
+
+    def search(self, query: Query) -> SearchResult:
+        t0 = time.perf_counter()
+        if query.k < 1 or query.k > 500 or query.offset < 0:
+            raise QueryError("k must be 1–500 and offset ≥ 0")
+        a = analyze(query.text)
+        meta, popularity = self._generation()
+        law_ids = self._law_ids(query.filters.law) if query.filters.law else None
+        flt = es_filter(query.filters, law_ids)
+        depth = max(DEPTH, query.offset + query.k)
+        notes = list(a.notes)
+        enc = self.encoder()
+        qv = None
+        if enc is None:
+            mode = "lexical"
+            why = "; ".join(self._model_notes) if self._model_notes else "embedding model disabled"
+            notes.append(f"lexical search only: no embedding model ({why})")
+        elif not meta.get("vectors"):
+            mode = "lexical"
+            notes.append(f"lexical search only: no vectors for {enc.model_id} yet (run `lawkb embed`)")
+        elif meta.get("model") and meta["model"] != enc.model_id:
+            mode = "lexical"
+            notes.append(f"lexical search only: the index holds vectors of {meta['model']}, not {enc.model_id}")
+        else:
+            mode = "hybrid"
+            if meta["vectors"] < meta.get("articles", 0):
+                notes.append(f"{meta['articles'] - meta['vectors']} of {meta['articles']} articles have no "
+                             "vector yet (run `lawkb embed`)")
+            qv = enc.encode_query(a.text)
+        lexical_ids, dense_ids, law_of = self._retrieve(a, flt, qv, depth)
+        fused = rrf([lexical_ids, dense_ids], k=RRF_K, weights=[1.0, self.dense_weight]) if dense_ids else \
+            [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_ids, start=1)]
+        if self.prior_weight and fused:
+            boosted = [(aid, s + self.prior_weight * popularity.get(law_of.get(aid, ""), 0.0), i)
+                       for i, (aid, s) in enumerate(fused)]
+            boosted.sort(key=lambda x: (-x[1], x[2]))
+            fused = [(aid, s) for aid, s, _ in boosted]
+        lex_rank = {r: i for i, r in enumerate(lexical_ids, start=1)}
+        dense_rank = {r: i for i, r in enumerate(dense_ids, start=1)}
+
+        pinned = self._citations(a, query.filters)
+        pinned_ids = {h["article_id"] for h in pinned}
+        ordered: list[tuple[str, float]] = [(h["article_id"], 1.0) for h in pinned]
+        ordered += [(aid, s) for aid, s in fused if aid not in pinned_ids]
+        page = ordered[query.offset:query.offset + query.k]
+        found = self.kb.articles_by_ids([aid for aid, _ in page], with_vector=qv is not None)
+        marker = compile_terms(list(a.terms))
+        hits = []
+        for article_id, score in page:
+            art = found.get(article_id)
+            if art is None:
+                continue
+            matched = [t for t in a.terms if t in art["text"] or t in art["law_title"]]
+            vec = art.get("vector")
+            sim = float(np.asarray(vec, dtype=np.float32) @ qv) if (qv is not None and vec) else None
+            retrievers = {}
+            if article_id in lex_rank:
+                retrievers["lexical"] = lex_rank[article_id]
+            if article_id in dense_rank:
+                retrievers["dense"] = dense_rank[article_id]
+            hits.append(Hit(
+                article_id=article_id, law_id=art["law_id"], law_title=art["law_title"],
+                article_no=art["article_no"], text=art["text"], score=round(float(score), 6),
+                level=art["level"], status=art["status"], region=art["region"], path=art["path"],
+                version_date=art["version_date"], effective=art["effective"],
+                snippet_html=highlight(art["text"], matched, pattern=marker),
+                why=Why(matched_terms=matched, semantic_similarity=None if sim is None else round(sim, 4),
+                        retrievers=retrievers, citation=article_id in pinned_ids),
+                source=art["source"],
+            ))
+        return SearchResult(query=a.text, mode=mode, hits=hits, total=len(ordered), notes=notes,
+                            took_ms=(time.perf_counter() - t0) * 1000)
+
+    def _retrieve(self, a: Analysis, flt: dict, qv, depth: int) -> tuple[list[str], list[str], dict[str, str]]:
+        """Lexical and kNN lists in one _msearch; ids best first, and each id's law."""
+        searches: list[dict] = []
+        if a.terms:
+            should = [{"combined_fields": {"query": term, "fields": FIELDS, "boost": weight}}
+                      for term, weight in a.terms.items()]
+            searches += [{}, {"query": {"bool": {"filter": [flt], "should": should, "minimum_should_match": 1}},
+                              "size": depth, "_source": ["law_id"], "track_total_hits": False}]
+        if qv is not None:
+            searches += [{}, {"knn": {"field": "vector", "query_vector": [float(x) for x in qv], "k": depth,
+                                      "num_candidates": max(self.num_candidates, depth), "filter": flt},
+                              "size": depth, "_source": ["law_id"], "track_total_hits": False}]
+        if not searches:
+            return [], [], {}
+        with self.kb._errors("search"):
+            responses = self.kb.es.msearch(index=self.kb.alias, searches=searches)["responses"]
+        lists: list[list[str]] = []
+        law_of: dict[str, str] = {}
+        for r in responses:
+            if "error" in r:
+                err = r["error"]
+                raise KBError(f"search failed: {err.get('type')}: {err.get('reason')}")
+            ids = []
+            for h in r["hits"]["hits"]:
+                ids.append(h["_id"])
+                law_of[h["_id"]] = h["_source"]["law_id"]
+            lists.append(ids)
+        lexical = lists[0] if a.terms else []
+        dense = lists[-1] if qv is not None else []
+        return lexical, dense, law_of
+
+    def _law_ids(self, name: str) -> set[str]:
+        from lawkb.lookup import find_law
+
+        try:
+            law = find_law(self.kb, name)
+        except NotFound:
+            raise QueryError(f"no law named {name!r}") from None
+        return {law["law_id"]}
+
+    def _citations(self, a: Analysis, f: Filters) -> list[dict]:
+        out = []
+        for ref in a.citations:
+            art = None
+            # The name may carry words before it (我想问民法典第1032条): drop them one at a time.
+            for i in range(max(1, len(ref.law) - 1)):
+                try:
+                    art = article_for_ref(self.kb, ArticleRef(ref.law[i:], ref.number, ref.sub), as_of=f.as_of)
+                    break
+                except (NotFound, KBError):
+                    continue
+            if art is None:
+                continue
+            if art["article_id"] not in {x["article_id"] for x in out}:
+                out.append(art)
+        return out
