@@ -1,0 +1,535 @@
+"""The site and JSON API through Flask's test client, on the real small corpus with the real model
+(the `search_kb` fixture): every route and endpoint, the errors, and the security rules."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lawkb.search.engine import EmbeddedSearcher
+from lawkb.web import create_app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def have_tool(name: str) -> bool:
+    return find_spec("lawkb.tools") is not None and find_spec(f"lawkb.tools.{name}") is not None
+
+
+def needs_tool(name: str):
+    return pytest.mark.skipif(not have_tool(name), reason=f"lawkb.tools.{name} (legal-tools issue) not present yet")
+
+
+def make_app(kb, encoder=None, **config):
+    searcher = EmbeddedSearcher(kb, encoder=encoder, use_model=encoder is not None)
+    base = {"KB": kb, "SEARCHER": searcher, "RATE_LIMIT_PER_MINUTE": 0, "QUERY_LOG": "", "ADMIN_TOKEN": ""}
+    return create_app({**base, **config})
+
+
+@pytest.fixture(scope="module")
+def app(search_kb):
+    kb, encoder = search_kb
+    return make_app(kb, encoder)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def html(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def csrf_from(page: str) -> str:
+    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
+    assert m, "form without a CSRF token"
+    return m.group(1)
+
+
+def article_id(client, ref: str) -> str:
+    resp = client.get("/api/v1/lookup", query_string={"ref": ref})
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["article_id"]
+
+
+# ---- resident search ---------------------------------------------------------------------------------
+
+def test_home_page(client):
+    resp = client.get("/")
+    page = html(resp)
+    assert resp.status_code == 200 and "text/html" in resp.content_type
+    assert '<label for="q">' in page and 'id="region"' in page and "可以这样问" in page
+    assert '<html lang="zh-CN">' in page and "大字模式" in page and "跳到主要内容" in page
+    assert "Set-Cookie" not in resp.headers  # searching needs no cookie
+
+
+def test_search_results_cards(client):
+    resp = client.get("/", query_string={"q": "楼上漏水物业不管怎么办"})
+    page = html(resp)
+    assert resp.status_code == 200 and "Set-Cookie" not in resp.headers
+    assert page.count('class="hit"') == 10
+    assert "物业管理条例" in page or "民法典" in page
+    assert "<mark>" in page and 'class="why"' in page and "为什么显示" in page
+    assert 'class="badge status-ok">现行有效' in page and 'class="badge level">' in page
+    assert 'class="badge region">全国' in page
+    assert "id=\"mode-notice\"" not in page  # hybrid: no lexical notice
+
+
+def test_search_paging(client):
+    p1 = html(client.get("/", query_string={"q": "劳动合同 解除"}))
+    p2 = html(client.get("/", query_string={"q": "劳动合同 解除", "page": 2}))
+    first = re.findall(r'id="hit-\d+"><a href="([^"]+)"', p1)
+    second = re.findall(r'id="hit-\d+"><a href="([^"]+)"', p2)
+    assert first and second and not set(first) & set(second)
+    assert 'rel="next"' in p1 and 'rel="prev"' in p2 and "page=1" in p2
+    assert '<ol class="hits" start="11">' in p2
+
+
+def test_search_filters_region_level_status(client):
+    page = html(client.get("/", query_string={"q": "物业服务", "region": "北京", "level": "地方性法规"}))
+    titles = re.findall(r'id="hit-\d+"><a href="[^"]+">《([^》]+)》', page)
+    assert titles and all(t.startswith("北京市") for t in titles)
+    page = html(client.get("/", query_string={"q": "噪声污染", "status": "已修改"}))
+    assert "status-amended" in page and "status-ok\">现行有效" not in page
+    page = html(client.get("/", query_string={"q": "噪声", "as_of": "2019-01-01"}))
+    assert "环境噪声污染防治法" in page
+
+
+def test_region_selector_lists_kb_regions(client):
+    page = html(client.get("/"))
+    assert '<option value="北京">' in page and '<option value="杭州">' in page
+
+
+def test_nothing_fits_shows_where_to_get_help(client):
+    page = html(client.get("/", query_string={"q": "zzqqxx"}))
+    assert 'id="no-results"' in page
+    for words in ("人民调解委员会", "法律援助机构", "12348"):
+        assert words in page
+    block = page.split('id="no-results"')[1].split("</div>")[0]
+    assert set(re.findall(r"\d{5,}", block)) == {"12348"}  # the national hotline; no other number
+
+
+def test_help_page(client):
+    page = html(client.get("/help"))
+    assert "人民调解委员会" in page and "12348" in page
+
+
+def test_query_is_escaped(client):
+    payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    resp = client.get("/", query_string={"q": payload})
+    page = html(resp)
+    assert resp.status_code == 200
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_lexical_mode_says_so(search_kb):
+    kb, _ = search_kb
+    client = make_app(kb, None).test_client()
+    page = html(client.get("/", query_string={"q": "房东不退押金"}))
+    assert 'id="mode-notice"' in page and "关键词" in page
+    assert client.get("/api/v1/search", query_string={"q": "房东不退押金"}).get_json()["mode"] == "lexical"
+
+
+def test_bad_parameters_are_400_pages(client):
+    for args in ({"q": "押金", "page": "x"}, {"q": "押金", "level": "不存在"}, {"q": "押金", "as_of": "2020-13-01"},
+                 {"q": "押金", "region": "火星"}, {"q": "长" * 2001}):
+        resp = client.get("/", query_string=args)
+        assert resp.status_code == 400, args
+        assert "text/html" in resp.content_type and 'role="alert"' in html(resp)
+
+
+# ---- article and law pages -------------------------------------------------------------------------
+
+def test_article_page(client):
+    aid = article_id(client, "民法典第1032条")
+    resp = client.get(f"/a/{aid.replace('#', '%23')}")
+    page = html(resp)
+    assert resp.status_code == 200
+    assert "《中华人民共和国民法典》第一千零三十二条" in page
+    assert "自然人享有隐私权" in page and 'class="kuan"' in page
+    assert 'class="breadcrumb"' in page and "人格权" in page and "隐私权和个人信息保护" in page
+    assert 'rel="prev"' in page and "第一千零三十一条" in page and "第一千零三十三条" in page
+    assert 'id="copy-citation"' in page and 'data-copy="#citation"' in page
+    assert 'id="permalink"' in page and "%231032" in page
+    assert "现行有效" in page and "施行日期" in page
+
+
+def test_article_items_are_laid_out(client):
+    aid = article_id(client, "民法典第1033条")
+    page = html(client.get(f"/a/{aid.replace('#', '%23')}"))
+    items = re.findall(r"<ul class=\"xiang\">(.*?)</ul>", page, re.S)
+    assert items and items[0].count("<li>") >= 5  # 第一千零三十三条 lists (一) to (六)
+
+
+def test_cross_references_and_cited_by(client):
+    aid = article_id(client, "刑法第三十七条之一")
+    page = html(client.get(f"/a/{aid.replace('#', '%23')}"))
+    link = re.search(r'<a class="xref" href="([^"]+)">第三百一十三条</a>', page)
+    assert link, "依照本法第三百一十三条 is not a link"
+    target = client.get(link.group(1))
+    assert target.status_code == 200 and "《中华人民共和国刑法》第三百一十三条" in html(target)
+    assert "第三十七条之一" in html(target).split('id="cited-title"')[1]
+
+
+def test_versions_and_changes(client):
+    resp = client.get("/api/v1/lookup", query_string={"ref": "民事诉讼法第40条", "as_of": "2022-06-01"})
+    old = resp.get_json()
+    new = client.get("/api/v1/lookup", query_string={"ref": "民事诉讼法第40条"}).get_json()
+    assert old["article_id"] != new["article_id"] and old["text"] != new["text"]
+    page = html(client.get(f"/a/{new['article_id'].replace('#', '%23')}"))
+    assert "与上一版本相比的修改" in page and ("<ins>" in page or "<del>" in page)
+    assert "2021-12-24" in page and "2023-09-01" in page and "有修改" in page
+    assert old["article_id"].replace("#", "%23") in page  # the other version is linked
+    old_page = html(client.get(f"/a/{old['article_id'].replace('#', '%23')}"))
+    assert "已修改" in old_page
+
+
+def test_article_by_number_redirects_to_permalink(client):
+    law_id = client.get("/api/v1/lookup", query_string={"ref": "民法典1032"}).get_json()["law_id"]
+    resp = client.get(f"/law/{law_id}/article/1032")
+    assert resp.status_code == 302 and "%231032" in resp.headers["Location"]
+    assert client.get(f"/law/{law_id}/article/第一千零三十二条").status_code == 302
+    assert client.get(f"/law/{law_id}/article/99999").status_code == 404
+    assert client.get(f"/law/{law_id}/article/abc").status_code == 400
+
+
+def test_law_page_toc_versions_and_download(client):
+    art = client.get("/api/v1/lookup", query_string={"ref": "民事诉讼法第1条"}).get_json()
+    page = html(client.get(f"/law/{art['law_id']}"))
+    assert "中华人民共和国民事诉讼法" in page and 'id="toc-title"' in page and "第一编 总则" in page
+    assert "2021-12-24" in page and "2023-09-01" in page and "下载全文" in page
+    resp = client.get(f"/law/{art['law_id']}/text")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and resp.mimetype == "text/plain" and "attachment" in resp.headers["Content-Disposition"]
+    assert body.startswith("中华人民共和国民事诉讼法") and art["text"] in body
+    assert client.get(f"/law/{art['law_id']}", query_string={"version": "nope"}).status_code == 404
+    assert client.get("/law/000000000000").status_code == 404
+
+
+def test_unknown_article_is_404(client):
+    resp = client.get("/a/nothing%23here")
+    assert resp.status_code == 404 and "text/html" in resp.content_type
+
+
+# ---- lawyer tools ------------------------------------------------------------------------------------
+
+def test_lawyer_lookup(client):
+    assert client.get("/lawyer/").status_code == 200
+    for ref in ("民法典第1032条", "民法典1032", "民法典第一千零三十二条"):
+        resp = client.get("/lawyer/lookup", query_string={"ref": ref})
+        assert resp.status_code == 303 and "%231032" in resp.headers["Location"], ref
+    resp = client.get("/lawyer/lookup", query_string={"ref": "民法典第9999条"})
+    assert resp.status_code == 404 and 'id="lookup-error"' in html(resp)
+    assert client.get("/lawyer/lookup", query_string={"ref": "随便说说"}).status_code == 400
+    assert client.get("/lawyer/lookup").status_code == 400
+
+
+def test_export_selected_articles(client):
+    ids = [article_id(client, "民法典第1032条"), article_id(client, "刑法第二百六十二条之一")]
+    resp = client.get("/lawyer/export", query_string={"id": ids, "format": "csv"})
+    body = resp.get_data().decode("utf-8-sig")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv" and "attachment" in resp.headers["Content-Disposition"]
+    assert "《中华人民共和国民法典》第一千零三十二条" in body and "《中华人民共和国刑法》第二百六十二条之一" in body
+
+    from openpyxl import load_workbook
+
+    resp = client.get("/lawyer/export", query_string={"id": ids, "format": "xlsx"})
+    ws = load_workbook(io.BytesIO(resp.get_data())).active
+    assert ws["A1"].value == "引用" and ws["A2"].value == "《中华人民共和国民法典》第一千零三十二条"
+    full = client.get("/api/v1/lookup", query_string={"ref": "民法典第1032条"}).get_json()["text"]
+    assert ws["I2"].value == full  # the legal text as stored, unaltered
+
+    from docx import Document
+
+    resp = client.get("/lawyer/export", query_string={"id": ids, "format": "docx"})
+    doc = Document(io.BytesIO(resp.get_data()))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "《中华人民共和国民法典》第一千零三十二条" in text and full.split("\n")[0] in text
+
+
+def test_export_result_list_and_errors(client):
+    resp = client.get("/lawyer/export", query_string={"q": "房东不退押金", "format": "csv", "k": 5})
+    rows = resp.get_data().decode("utf-8-sig").strip().split("\r\n")
+    assert resp.status_code == 200 and rows[0].startswith("引用,") and len(rows) >= 6
+    assert client.get("/lawyer/export", query_string={"q": "押金", "format": "pdf"}).status_code == 400
+    assert client.get("/lawyer/export").status_code == 400
+    assert client.get("/lawyer/export", query_string={"id": "no#such"}).status_code == 404
+
+
+# ---- forms: CSRF, legal tools -------------------------------------------------------------------------
+
+FORM_PAGES = ["/lawyer/cite", "/staff/tasks", "/staff/convention"]
+
+
+@pytest.mark.parametrize("path", FORM_PAGES)
+def test_form_pages_carry_csrf_token_and_cookie(app, path):
+    client = app.test_client()
+    resp = client.get(path)
+    assert resp.status_code == 200
+    csrf_from(html(resp))
+    cookie = resp.headers["Set-Cookie"]
+    assert "lawkb_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+@pytest.mark.parametrize("path", FORM_PAGES + ["/staff/tasks/report"])
+def test_posts_without_csrf_token_are_refused(app, path):
+    client = app.test_client()
+    resp = client.post(path, data={"text": "依照民法典第1032条", "tasks": "人口普查"})
+    assert resp.status_code == 400 and "防跨站" in html(resp)
+    client.get("/lawyer/cite")  # cookie now set, but a forged token still fails
+    resp = client.post(path, data={"text": "x", "csrf_token": "0" * 64})
+    assert resp.status_code == 400
+
+
+def post_form(client, page: str, target: str, data: dict, **kw):
+    token = csrf_from(html(client.get(page)))
+    return client.post(target, data={**data, "csrf_token": token}, **kw)
+
+
+@pytest.mark.parametrize("name,page,api,body", [
+    ("citecheck", "/lawyer/cite", "/api/v1/citecheck", {"text": "民法典第1032条"}),
+    ("taskcheck", "/staff/tasks", "/api/v1/taskcheck", {"tasks": ["组织开展人民调解工作"]}),
+    ("convention", "/staff/convention", "/api/v1/convention", {"text": "第一条 爱护环境"}),
+])
+def test_a_missing_tool_answers_503(app, name, page, api, body):
+    if have_tool(name):
+        pytest.skip(f"lawkb.tools.{name} is installed")
+    client = app.test_client()
+    resp = post_form(client, page, page, {"text": body.get("text", ""), "tasks": "组织开展人民调解工作"})
+    assert resp.status_code == 503 and "尚未安装" in html(resp)
+    resp = client.post(api, json=body)
+    assert resp.status_code == 503 and resp.get_json()["error"]["status"] == 503
+
+
+@needs_tool("citecheck")
+def test_citation_checker_page_and_api(app):
+    client = app.test_client()
+    text = '根据《中华人民共和国民法典》第一千零三十二条，<script>alert(1)</script>'
+    resp = post_form(client, "/lawyer/cite", "/lawyer/cite", {"text": text})
+    page = html(resp)
+    assert resp.status_code == 200 and "<script>alert(1)</script>" not in page and "cite-" in page
+    data = client.post("/api/v1/citecheck", json={"text": text}).get_json()
+    assert data["citations"] and data["citations"][0]["article_no"]
+
+
+@needs_tool("taskcheck")
+def test_task_check_single_upload_and_report(app):
+    client = app.test_client()
+    resp = post_form(client, "/staff/tasks", "/staff/tasks", {"tasks": "组织开展人民调解工作"})
+    assert resp.status_code == 200 and 'id="tasks-table"' in html(resp)
+    csv_data = "任务\n组织开展人民调解工作\n协助开展全国人口普查\n".encode()
+    resp = post_form(client, "/staff/tasks", "/staff/tasks",
+                     {"file": (io.BytesIO(csv_data), "tasks.csv")}, content_type="multipart/form-data")
+    page = html(resp)
+    assert resp.status_code == 200 and page.count("<tr>") >= 3
+    tasks_json = re.search(r'name="tasks_json" value="([^"]*)"', page).group(1)
+    import html as htmlmod
+
+    token = csrf_from(page)
+    report = client.post("/staff/tasks/report", data={"csrf_token": token, "tasks_json": htmlmod.unescape(tasks_json)})
+    assert report.status_code == 200 and report.get_data()[:2] == b"PK"
+    data = client.post("/api/v1/taskcheck", json={"tasks": ["组织开展人民调解工作"]}).get_json()
+    assert data["tasks"] and "summary" in data
+
+
+@needs_tool("convention")
+def test_convention_check_page_and_api(app):
+    client = app.test_client()
+    draft = "第一条 业主应当爱护公共设施。\n第二条 拖欠物业费的业主，物业公司可以停水停电。"
+    resp = post_form(client, "/staff/convention", "/staff/convention", {"text": draft})
+    assert resp.status_code == 200 and "检查结果" in html(resp)
+    data = client.post("/api/v1/convention", json={"text": draft}).get_json()
+    assert len(data["clauses"]) >= 2
+
+
+def test_staff_pages_and_bad_uploads(app):
+    client = app.test_client()
+    assert client.get("/staff/").status_code == 200
+    resp = post_form(client, "/staff/convention", "/staff/convention",
+                     {"file": (io.BytesIO(b"MZ\x00"), "virus.exe")}, content_type="multipart/form-data")
+    assert resp.status_code == 415
+    resp = post_form(client, "/staff/convention", "/staff/convention", {"text": "  "})
+    assert resp.status_code == 400
+
+
+# ---- JSON API ----------------------------------------------------------------------------------------
+
+def test_api_search_has_the_cli_keys(client, search_kb):
+    kb, _ = search_kb
+    resp = client.get("/api/v1/search", query_string={"q": "房东不退押金", "k": 3, "region": "杭州"})
+    data = resp.get_json()
+    assert resp.status_code == 200 and len(data["hits"]) == 3 and data["mode"] == "hybrid"
+    cli = CliRunner().invoke(__import__("lawkb.cli", fromlist=["main"]).main,
+                             ["search", "房东不退押金", "--k", "3", "--lexical", "--json", "--kb", str(kb.path)])
+    cli_data = json.loads(cli.output)
+    assert set(data) == set(cli_data)
+    assert set(data["hits"][0]) == set(cli_data["hits"][0])
+    assert set(data["hits"][0]["why"]) == set(cli_data["hits"][0]["why"])
+
+
+def test_api_search_paging_and_errors(client):
+    a = client.get("/api/v1/search", query_string={"q": "劳动合同", "k": 5}).get_json()["hits"]
+    b = client.get("/api/v1/search", query_string={"q": "劳动合同", "k": 5, "offset": 5}).get_json()["hits"]
+    assert not {h["article_id"] for h in a} & {h["article_id"] for h in b}
+    for args in ({}, {"q": "x", "k": 0}, {"q": "x", "k": "many"}, {"q": "x", "level": "nope"},
+                 {"q": "x", "region": "火星"}, {"q": "x", "as_of": "yesterday"}):
+        resp = client.get("/api/v1/search", query_string=args)
+        err = resp.get_json()["error"]
+        assert resp.status_code == 400 and err["status"] == 400 and err["code"] == "bad_request" and err["message"]
+
+
+def test_api_article_lookup_laws(client):
+    art = client.get("/api/v1/lookup", query_string={"ref": "民法典第1032条"}).get_json()
+    assert art["citation"] == "《中华人民共和国民法典》第一千零三十二条" and art["url"].endswith("%231032")
+    same = client.get(f"/api/v1/articles/{art['article_id'].replace('#', '%23')}").get_json()
+    assert same["text"] == art["text"]
+    law = client.get(f"/api/v1/laws/{art['law_id']}").get_json()
+    assert law["title"] == "中华人民共和国民法典" and law["versions"]
+    listed = client.get("/api/v1/laws", query_string={"region": "北京"}).get_json()
+    assert listed["total"] >= 1 and all(x["region_province"] == "北京" for x in listed["laws"])
+    assert client.get("/api/v1/laws", query_string={"level": "nope"}).status_code == 400
+    for path, status in (("/api/v1/articles/none%23x", 404), ("/api/v1/laws/none", 404),
+                         ("/api/v1/lookup?ref=民法典第9999条", 404), ("/api/v1/lookup", 400),
+                         ("/api/v1/lookup?ref=hello", 400), ("/api/v1/unknown", 404)):
+        resp = client.get(path)
+        assert resp.status_code == status and resp.get_json()["error"]["status"] == status, path
+
+
+def test_api_post_errors(client):
+    resp = client.get("/api/v1/citecheck")
+    assert resp.status_code == 405 and resp.get_json()["error"]["code"] == "method_not_allowed"
+    if have_tool("citecheck"):
+        resp = client.post("/api/v1/citecheck", data="text=x", content_type="application/x-www-form-urlencoded")
+        assert resp.status_code == 415
+        assert client.post("/api/v1/citecheck", json={"text": ""}).status_code == 400
+        assert client.post("/api/v1/taskcheck", json={"tasks": []}).status_code == 400
+
+
+def test_openapi_documents_every_api_route(app, client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.") and spec["info"]["title"]
+    routes = {re.sub(r"<(?:path:)?(\w+)>", r"{\1}", r.rule) for r in app.url_map.iter_rules()
+              if r.rule.startswith("/api/v1/") and r.rule != "/api/v1/openapi.json"}
+    assert routes <= set(spec["paths"]), routes - set(spec["paths"])
+    assert "/healthz" in spec["paths"]
+
+
+def test_healthz(client):
+    data = client.get("/healthz").get_json()
+    assert data["status"] == "ok" and data["laws"] > 10 and data["articles"] > 1000 and data["model"] is True
+
+
+# ---- security and privacy ----------------------------------------------------------------------------
+
+def test_security_headers(client):
+    for path in ("/", "/api/v1/search?q=押金", "/static/site.css", "/nope"):
+        resp = client.get(path)
+        csp = resp.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_assets_are_local_and_scripts_external():
+    for path in list((REPO / "web" / "templates").glob("*.html")) + list((REPO / "web" / "static").glob("*")):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"(?:src|href)=\"(?:https?:)?//", text), path  # no CDN, font or script
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), path    # no inline script
+        assert not re.search(r"\son[a-z]+=", text), path                     # no inline handlers
+        assert "style=" not in text, path
+
+
+def test_static_files_served(client):
+    css, js = client.get("/static/site.css"), client.get("/static/site.js")
+    assert css.status_code == 200 and "html.large" in css.get_data(as_text=True)
+    assert js.status_code == 200 and "clipboard" in js.get_data(as_text=True)
+
+
+def test_rate_limit(search_kb):
+    kb, encoder = search_kb
+    client = make_app(kb, encoder, RATE_LIMIT_PER_MINUTE=3).test_client()
+    codes = [client.get("/api/v1/lookup?ref=民法典1032").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    resp = client.get("/")
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
+    assert client.get("/api/v1/lookup?ref=民法典1032").get_json()["error"]["code"] == "rate_limited"
+    assert client.get("/healthz").status_code == 200  # monitoring is not limited
+
+
+def test_request_size_limit(search_kb):
+    kb, encoder = search_kb
+    client = make_app(kb, encoder, MAX_CONTENT_LENGTH=1024).test_client()
+    resp = client.post("/api/v1/convention", json={"text": "长" * 4000})
+    assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "too_large"
+    page = post_form(client, "/staff/convention", "/staff/convention",
+                     {"file": (io.BytesIO(b"x" * 4000), "draft.txt")}, content_type="multipart/form-data")
+    assert page.status_code == 413
+
+
+def test_no_query_log_by_default_and_no_addresses_when_on(search_kb, tmp_path):
+    kb, encoder = search_kb
+    client = make_app(kb, encoder).test_client()
+    client.get("/", query_string={"q": "房东不退押金"})
+    assert not list(tmp_path.iterdir())
+    log = tmp_path / "queries.jsonl"
+    client = make_app(kb, encoder, QUERY_LOG=str(log)).test_client()
+    client.get("/", query_string={"q": "房东不退押金"}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    client.get("/api/v1/search", query_string={"q": "物业费"}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    lines = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
+    assert [x["q"] for x in lines] == ["房东不退押金", "物业费"]
+    assert "10.1.2.3" not in log.read_text(encoding="utf-8")
+
+
+# ---- admin: off by default, token when on; an ingested document's markup stays text ------------------
+
+@pytest.fixture(scope="module")
+def admin_kb(tmp_path_factory):
+    from lawkb.ingest.pipeline import ingest
+    from lawkb.search.backend import open_kb
+    from lawkb.search.indexer import build_index
+
+    kb = open_kb(str(tmp_path_factory.mktemp("adminkb")), create=True)
+    ingest(kb, [REPO / "corpus" / "community"])
+    build_index(kb)
+    yield kb
+    kb.close()
+
+
+XSS_DOC = """# 测试小区<script>alert('t')</script>管理规约
+
+第一条 为了<script>alert('x')</script>维护业主合法权益，<img src=x onerror=alert(1)>制定本规约。
+
+第二条 本规约依照本法第一条制定。
+"""
+
+
+def test_admin_disabled_by_default(admin_kb):
+    client = make_app(admin_kb).test_client()
+    resp = client.post("/api/v1/admin/reindex", headers={"Authorization": "Bearer anything"})
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_admin_token_ingest_and_escaping(admin_kb):
+    client = make_app(admin_kb, ADMIN_TOKEN="s3cret-token").test_client()
+    assert client.post("/api/v1/admin/reindex").status_code == 403
+    assert client.post("/api/v1/admin/reindex", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    auth = {"Authorization": "Bearer s3cret-token"}
+    assert client.post("/api/v1/admin/reindex", headers=auth).get_json()["status"] == "ok"
+    resp = client.post("/api/v1/admin/ingest", headers=auth, content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(XSS_DOC.encode()), "xss.md")})
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["report"]["added"] == 1
+    resp = client.post("/api/v1/admin/ingest", headers=auth, content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(b"x"), "run.sh")})
+    assert resp.status_code == 415
+    hits = client.get("/api/v1/search", query_string={"q": "维护业主合法权益 规约", "level": "自治规约"}).get_json()
+    target = next(h for h in hits["hits"] if "alert" in h["text"])
+    page = html(client.get(f"/a/{target['article_id'].replace('#', '%23')}"))
+    assert "<script>alert" not in page and "<img src=x" not in page and "&lt;script&gt;" in page

@@ -1,0 +1,113 @@
+"""What the article page shows beyond the text: neighbours, the other versions of the article and what
+changed between them, links for the references in its text, and the articles that cite it."""
+
+from __future__ import annotations
+
+import difflib
+
+from flask import url_for
+from markupsafe import Markup, escape
+
+from lawkb.lookup import citation, find_law
+from lawkb.search.backend import KBError
+
+from .resources import Resources
+from .xrefs import Ref, link
+
+
+def diff_html(old: str, new: str) -> Markup:
+    """The new text with deletions and insertions marked, every piece escaped."""
+    out = []
+    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, a0, a1, b0, b1 in sm.get_opcodes():
+        if op == "equal":
+            out.append(str(escape(new[b0:b1])))
+            continue
+        if a1 > a0:
+            out.append(f"<del>{escape(old[a0:a1])}</del>")
+        if b1 > b0:
+            out.append(f"<ins>{escape(new[b0:b1])}</ins>")
+    return Markup("".join(out))
+
+
+def _same_article(r: Resources, law_id: str, version: dict, number: int, sub: int) -> dict | None:
+    """The article with this number in one given version of the law, if that version has it."""
+    start = version.get("effective") or version.get("version_date")
+    try:
+        art = r.kb.article(law_id, number, sub, as_of=start) if start else None
+    except KBError:
+        return None
+    if art is None or art.get("version_id") != version["version_id"]:
+        return None
+    return art
+
+
+def versions_of(r: Resources, art: dict, law: dict) -> list[dict]:
+    """Every version of the law, with this article's text in it (when numbered articles line up) and
+    whether it differs from the version before."""
+    rows, prev_text = [], None
+    for v in law.get("versions", []):
+        other = None
+        if art.get("number") is not None:
+            other = art if v["version_id"] == art.get("version_id") else \
+                _same_article(r, law["law_id"], v, art["number"], art["sub"])
+        text = other["text"] if other else None
+        if text is None:
+            change = "该版本无此条"
+        elif prev_text is None:
+            change = "最早收录的版本"
+        else:
+            change = "未修改" if text == prev_text else "有修改"
+        rows.append({"version": v, "article": other, "change": change,
+                     "current": v["version_id"] == art.get("version_id"), "prev_text": prev_text})
+        if text is not None:
+            prev_text = text
+    return rows
+
+
+class Linker:
+    """Turns references in one article's text into URLs: same-law ones within the same version,
+    others to the named law's version in force."""
+
+    def __init__(self, r: Resources, art: dict, index: dict) -> None:
+        self.r, self.art, self.index = r, art, index
+
+    def __call__(self, ref: Ref) -> str | None:
+        if ref.law is None:
+            target = self.index["by_number"].get((ref.number, ref.sub))
+            return url_for("laws.article", article_id=target) if target else None
+        law = self.r.cached_law(ref.law, lambda: find_law(self.r.kb, ref.law))
+        if law is None:
+            return None
+        if ref.number is None:
+            return url_for("laws.law", law_id=law["law_id"])
+        if law["law_id"] == self.art["law_id"]:
+            target = self.index["by_number"].get((ref.number, ref.sub))
+            return url_for("laws.article", article_id=target) if target else None
+        try:
+            target = self.r.kb.article(law["law_id"], ref.number, ref.sub)
+        except KBError:
+            return None
+        return url_for("laws.article", article_id=target["article_id"]) if target else None
+
+
+def article_view(r: Resources, art: dict) -> dict:
+    law = r.kb.law(art["law_id"]) or {"law_id": art["law_id"], "title": art["law_title"], "versions": []}
+    index = r.version_index(art["version_id"])
+    pos = index["pos"].get(art["article_id"])
+    order = index["order"]
+    prev_a = order[pos - 1] if pos else None
+    next_a = order[pos + 1] if pos is not None and pos + 1 < len(order) else None
+    linker = Linker(r, art, index)
+    paragraphs = [{"text": link(p["text"], linker), "items": [link(i, linker) for i in p.get("items", [])]}
+                  for p in art["paragraphs"]] or [{"text": link(art["text"], linker), "items": []}]
+    cited = [order[index["pos"][a]] for a in index["cited_by"].get((art.get("number"), art.get("sub")), [])
+             if a in index["pos"]]
+    versions = versions_of(r, art, law)
+    mine = next((v for v in versions if v["current"]), None)
+    change = None
+    if mine and mine["prev_text"] is not None and mine["change"] == "有修改":
+        change = diff_html(mine["prev_text"], art["text"])
+    version = next((v for v in law.get("versions", []) if v["version_id"] == art["version_id"]), None)
+    return {"art": art, "law": law, "version": version, "citation": citation(art), "paragraphs": paragraphs,
+            "prev": prev_a, "next": next_a, "cited_by": cited, "versions": versions, "change": change}

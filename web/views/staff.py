@@ -1,0 +1,85 @@
+"""Community-staff tools: the legal basis of tasks (one, or a CSV/XLSX list, with a report to
+download) and the check of a draft 居民公约 / 管理规约."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from flask import Blueprint, Response, render_template, request
+
+from ..errors import WebError
+from ..resources import res
+from ..tools import document_text, tool, upload
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+MAX_TASKS = 500
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/")
+def tools():
+    return render_template("staff.html")
+
+
+def _tasks_from_form() -> list:
+    taskcheck = tool("taskcheck")
+    got = upload(request.files.get("file"))
+    if got is not None:
+        data, name = got
+        try:
+            tasks = taskcheck.read_tasks(data, name)
+        except ValueError as exc:
+            raise WebError(400, f"无法读取任务清单：{exc}") from None
+    elif request.form.get("tasks_json"):
+        try:
+            tasks = json.loads(request.form["tasks_json"])
+        except ValueError:
+            raise WebError(400, "任务数据无效，请重新上传") from None
+        if not isinstance(tasks, list):
+            raise WebError(400, "任务数据无效，请重新上传")
+    else:
+        tasks = [line.strip() for line in (request.form.get("tasks") or "").splitlines() if line.strip()]
+    if not tasks:
+        raise WebError(400, "请填写至少一项任务，或上传 CSV / XLSX 任务清单")
+    if len(tasks) > MAX_TASKS:
+        raise WebError(413, f"一次最多检查 {MAX_TASKS} 项任务（收到 {len(tasks)} 项）")
+    return tasks
+
+
+def _check(tasks: list) -> dict:
+    r = res()
+    region = (request.form.get("region") or "").strip() or None
+    return tool("taskcheck").check_tasks(r.kb, tasks, region=region, searcher=r.searcher)
+
+
+@bp.route("/tasks", methods=["GET", "POST"])
+def tasks():
+    if request.method == "GET":
+        return render_template("tasks.html", result=None, tasks_json="", region="", regions=res().regions())
+    items = _tasks_from_form()
+    result = _check(items)
+    return render_template("tasks.html", result=result, tasks_json=json.dumps(items, ensure_ascii=False),
+                           region=request.form.get("region") or "", regions=res().regions())
+
+
+@bp.post("/tasks/report")
+def tasks_report():
+    result = _check(_tasks_from_form())
+    body = tool("taskcheck").report_xlsx(result)
+    return Response(body, mimetype=XLSX, headers={
+        "Content-Disposition": "attachment; filename=\"task-report.xlsx\"; "
+                               f"filename*=UTF-8''{quote('任务法律依据检查报告.xlsx')}"})
+
+
+@bp.route("/convention", methods=["GET", "POST"])
+def convention():
+    if request.method == "GET":
+        return render_template("convention.html", result=None, text="")
+    got = upload(request.files.get("file"))
+    text = document_text(*got) if got is not None else (request.form.get("text") or "")
+    if not text.strip():
+        raise WebError(400, "请粘贴公约或规约的文字，或上传 TXT / MD / DOCX 文件")
+    result = tool("convention").check_convention(res().kb, text)
+    return render_template("convention.html", result=result, text=text)
