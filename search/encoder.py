@@ -307,8 +307,9 @@ class SentenceTransformerEncoder:
             query_prefix = default_query_prefix(self.name) or (getattr(self.model, "prompts", None) or {}).get(
                 "query", "")
         self.query_prefix = query_prefix or ""
-        dim_of = (getattr(self.model, "get_sentence_embedding_dimension", None)
-                  or self.model.get_embedding_dimension)
+        # Renamed in sentence-transformers 6; the old name warns there.
+        dim_of = (getattr(self.model, "get_embedding_dimension", None)
+                  or self.model.get_sentence_embedding_dimension)
         self.dim = int(dim_of())
         self.model_id = self._identity(Path(self.name).expanduser())
 
