@@ -160,3 +160,22 @@ def search_kb(small_corpus, model_dir, tmp_path_factory):
     compute(kb.conn, encoder)
     yield kb, encoder
     kb.close()
+
+
+@pytest.fixture(scope="session")
+def es_url(tmp_path_factory):
+    """An Elasticsearch 8.x node: LAWKB_TEST_ES when set (CI starts one), else a development node this
+    session starts and stops (needs Java and Maven), else the Elasticsearch tests skip, saying why."""
+    url = os.environ.get("LAWKB_TEST_ES")
+    if url:
+        yield url.rstrip("/")
+        return
+    from lawkb import esnode
+
+    reason = esnode.available()
+    if reason:
+        pytest.skip(f"no Elasticsearch for the ES backend tests: LAWKB_TEST_ES is not set and {reason}")
+    log = tmp_path_factory.mktemp("esnode") / "node.log"
+    proc, url = esnode.start_background(0, log=log)
+    yield url
+    esnode.stop(proc)

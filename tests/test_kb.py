@@ -1,9 +1,7 @@
-"""The embedded knowledge base on real data: merging sources, versions and status, incremental re-ingest,
-remove, and the atomicity of a batch."""
+"""The embedded knowledge base on real data: merging sources, versions and status (incremental re-ingest
+and remove are in the contract suite, test_contract.py, run on both backends)."""
 
 from __future__ import annotations
-
-import shutil
 
 import pytest
 
@@ -101,36 +99,3 @@ def test_laws_filters(kb):
 def test_stats_counts(kb):
     s = kb.stats()
     assert s["laws"] > 370 and s["articles"] > 25000 and s["by_source"]["markdown"] >= 20
-
-
-def test_incremental_reingest_and_remove(small_corpus, tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(small_corpus / "DLC", corpus / "DLC")
-    shutil.copytree(small_corpus / "宪法", corpus / "宪法")
-    kb = open_kb(str(tmp_path / "kb"), create=True)
-    first = ingest(kb, [corpus])
-    assert first.added == 3 and not first.failed
-    again = ingest(kb, [corpus])
-    assert again.unchanged == 3 and again.added == again.replaced == 0
-    # change one file: only it is replaced, and its articles change
-    target = next(corpus.rglob("北京市物业管理条例*.md"))
-    target.write_text(target.read_text(encoding="utf-8").replace("第一条 ", "第一条 【改】", 1), encoding="utf-8")
-    changed = ingest(kb, [corpus])
-    assert changed.replaced == 1 and changed.unchanged == 2
-    assert lookup_article(kb, "北京市物业管理条例 第一条")["text"].startswith("【改】")
-    # a file deleted from an ingested directory is pruned
-    target.unlink()
-    pruned = ingest(kb, [corpus])
-    assert pruned.removed == 1
-    with pytest.raises(NotFound):
-        find_law(kb, "北京市物业管理条例")
-    # duplicate content under another name is skipped, with the reason
-    shutil.copy2(next(corpus.rglob("杭州市*.md")), corpus / "copy.md")
-    dup = ingest(kb, [corpus])
-    assert any("duplicate of" in reason for _, reason in dup.skipped)
-    before = kb.stats()["documents"]
-    with kb.batch() as batch:
-        for source in kb.sources_matching("中华人民共和国宪法"):
-            batch.remove(source)
-    assert kb.stats()["documents"] == before - 1
-    kb.close()
