@@ -84,12 +84,22 @@ def bare_law_name(before: str, is_law: Callable[[str], bool] | None) -> tuple[st
     run = m.group(0)
     if not run.endswith(_SUFFIX):
         return None
+    name = _drop_leads(run)
     if is_law is not None:
         for i in range(len(run) - 1):
-            name = run[i:]
-            if is_law(name):
-                return name, len(name)
-    name = run
+            known = run[i:]
+            if is_law(known):
+                # 江苏省物业管理条例 is not the national 物业管理条例: a place name before a known title makes
+                # another (perhaps unknown) law.
+                if len(name) > len(known) and _is_place(name[:len(name) - len(known)]):
+                    break
+                return known, len(known)
+    if name in _NOT_LAWS or len(name) < 2:
+        return None
+    return name, len(name)
+
+
+def _drop_leads(name: str) -> str:
     changed = True
     while changed:
         changed = False
@@ -97,9 +107,16 @@ def bare_law_name(before: str, is_law: Callable[[str], bool] | None) -> tuple[st
             if name.startswith(lead) and len(name) - len(lead) >= 2:
                 name = name[len(lead):]
                 changed = True
-    if name in _NOT_LAWS or len(name) < 2:
-        return None
-    return name, len(name)
+    return name
+
+
+_PLACE = re.compile(r"^[\u4e00-\u9fff]{1,10}(?:省|市|自治区|自治州|自治县|县|区|盟|旗)$")
+
+
+def _is_place(text: str) -> bool:
+    from lawkb.regions import normalize_region
+
+    return bool(_PLACE.match(text)) or normalize_region(text) is not None
 
 
 def _sentence_rest(text: str, pos: int) -> str:
