@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -48,12 +49,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(kb: str, port: int, threads: int) -> subprocess.Popen:
+def start_server(kb: str, port: int, threads: int, log) -> subprocess.Popen:
     env = {**os.environ, "LAWKB_WEB_RATE_LIMIT": "0", "LAWKB_WEB_QUERY_LOG": ""}
     lawkb = Path(sys.executable).parent / "lawkb"
     cmd = [str(lawkb), "serve", "--kb", kb, "--host", "127.0.0.1", "--port", str(port), "--no-embed",
            "--threads", str(threads)]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # A file, not a pipe: under load waitress logs queue warnings, and a full pipe would block the server.
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
 def wait_healthy(host: str, port: int, timeout: float = 180) -> None:
@@ -93,6 +95,8 @@ class Client(threading.Thread):
         return "lookup", "/lawyer/lookup?" + urlencode({"ref": f"民法典第{self.rng.randint(1, 1260)}条"}), (303,)
 
     def run(self) -> None:
+        if self.think:  # people arrive spread over a pause, not all in the same millisecond
+            time.sleep(self.rng.uniform(0, 2 * self.think))
         while time.time() < self.stop_at:
             kind, path, ok = self.request()
             t0 = time.perf_counter()
@@ -156,12 +160,13 @@ def main() -> None:
     args = ap.parse_args()
 
     server = None
+    log = tempfile.TemporaryFile(mode="w+")
     if args.url:
         parts = urlsplit(args.url)
         host, port = parts.hostname, parts.port or 80
     else:
         host, port = "127.0.0.1", free_port()
-        server = start_server(args.kb, port, args.threads)
+        server = start_server(args.kb, port, args.threads, log)
     try:
         t0 = time.time()
         wait_healthy(host, port)
@@ -188,12 +193,13 @@ def main() -> None:
         if server is not None:
             server.terminate()
             try:
-                _, err = server.communicate(timeout=20)
+                server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
-                err = ""
-            if server.returncode not in (0, -15) and err:
-                print(err[-2000:], file=sys.stderr)
+            if server.returncode not in (0, -15):
+                log.seek(0)
+                print(log.read()[-2000:], file=sys.stderr)
+        log.close()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return

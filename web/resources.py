@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
+from markupsafe import Markup, escape
 
 from lawkb.search.backend import KBError, KnowledgeBase
 
@@ -31,6 +32,7 @@ class Resources:
         self._lock = threading.Lock()
         self._law_names: dict[str, dict | None] = {}
         self._stats: dict | None = None
+        self._region_html: str | None = None
 
     # ---- regions for the selector ------------------------------------------------------------------
 
@@ -60,6 +62,22 @@ class Resources:
             self._versions.clear()
             self._law_names.clear()
             self._regions = None
+            self._region_html = None
+
+    def region_options(self, selected: str | None) -> Markup:
+        """The <option>s of the region selector, rendered once (hundreds of cities): only the selected
+        mark differs between requests."""
+        if self._region_html is None:
+            parts = []
+            for province, cities in self.regions():
+                parts.append(f'<option value="{escape(province)}">{escape(province)}</option>')
+                parts += [f'<option value="{escape(c)}">{escape(province)} · {escape(c)}</option>' for c in cities]
+            self._region_html = "\n".join(parts)
+        html = self._region_html
+        if selected:
+            key = f'<option value="{escape(selected)}">'
+            html = html.replace(key, key[:-1] + " selected>", 1)
+        return Markup(html)
 
     # ---- one version's articles, with the references between them ---------------------------------
 

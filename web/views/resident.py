@@ -61,7 +61,8 @@ def search():
     pages = 0 if result is None else max(1, -(-result.total // size))
     return render_template(
         "search.html", query=query, result=result, page=page, pages=pages, page_size=size, notice=notice,
-        weak=result is not None and nothing_fits(result), examples=EXAMPLES, regions=r.regions(), levels=LEVELS, statuses=STATUSES,
+        weak=result is not None and nothing_fits(result), examples=EXAMPLES, region_options=r.region_options,
+        levels=LEVELS, statuses=STATUSES,
         args=request.args,
     )
 

@@ -57,11 +57,12 @@ def _check(tasks: list) -> dict:
 @bp.route("/tasks", methods=["GET", "POST"])
 def tasks():
     if request.method == "GET":
-        return render_template("tasks.html", result=None, tasks_json="", region="", regions=res().regions())
+        return render_template("tasks.html", result=None, tasks_json="", region="",
+                               region_options=res().region_options)
     items = _tasks_from_form()
     result = _check(items)
     return render_template("tasks.html", result=result, tasks_json=json.dumps(items, ensure_ascii=False),
-                           region=request.form.get("region") or "", regions=res().regions())
+                           region=request.form.get("region") or "", region_options=res().region_options)
 
 
 @bp.post("/tasks/report")
