@@ -25,6 +25,7 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -124,10 +125,14 @@ def test_large_text_mode_and_keyboard(browser, site):
     assert "large" in browser.execute_script("return document.documentElement.className")
     shot(browser, "04-home-large-text")
     browser.find_element(By.ID, "large-toggle").click()
-    # The first Tab reaches the skip link, which becomes visible.
-    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    # On a page without autofocus, the first Tab reaches the skip link, which becomes visible and
+    # moves focus to the content.
+    browser.get(site + "/help")
+    ActionChains(browser).send_keys(Keys.TAB).perform()
     active = browser.switch_to.active_element
     assert active.get_attribute("class") == "skip" and active.location["x"] >= 0
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    assert browser.switch_to.active_element.get_attribute("id") == "main"
 
 
 def test_lawyer_looks_up_and_copies_citation(browser, site):

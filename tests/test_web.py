@@ -255,6 +255,13 @@ def test_export_selected_articles(client):
     assert "《中华人民共和国民法典》第一千零三十二条" in text and full.split("\n")[0] in text
 
 
+def test_search_page_export_form(client):
+    page = html(client.get("/", query_string={"q": "房东不退押金", "region": "杭州"}))
+    form = page.split('class="export-form"')[1].split("</form>")[0]
+    assert 'name="q" value="房东不退押金"' in form and 'name="region" value="杭州"' in form
+    assert form.count('name="id"') == 10 and 'name="format"' in form
+
+
 def test_export_result_list_and_errors(client):
     resp = client.get("/lawyer/export", query_string={"q": "房东不退押金", "format": "csv", "k": 5})
     rows = resp.get_data().decode("utf-8-sig").strip().split("\r\n")
