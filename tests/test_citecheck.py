@@ -161,3 +161,9 @@ def test_cli_cite_check(tools_kb, tmp_path):
     r = CliRunner().invoke(main, ["cite-check", "-", "--kb", tools_kb.locator, "--as-of", "2020-06-01"],
                            input="《治安管理处罚法》第四十三条")
     assert r.exit_code == 0 and "[已修改]" in r.output and "第五十一条" in r.output and "不构成法律意见" in r.output
+
+
+def test_as_of_must_be_a_date(tools_kb):
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        check_citations(tools_kb, "民法典第一条", as_of="2020/01/01")
+    assert check_citations(tools_kb, "") == {"citations": [], "marked_html": "", "as_of": None}

@@ -185,3 +185,15 @@ def test_cli_task_check_json_and_xlsx(tools_kb, tmp_path):
     assert r.exit_code == 0 and "【协助事项】" in r.output and "不构成法律意见" in r.output
     r = CliRunner().invoke(main, ["task-check", "--kb", tools_kb.locator])
     assert r.exit_code != 0 and "give one TASK or --file" in r.output
+
+
+def test_a_task_with_no_content_words_is_not_matched_to_anything(tools_kb):
+    (t,) = check_tasks(tools_kb, ["开展相关工作"], searcher=open_searcher(tools_kb, use_model=False))["tasks"]
+    assert t["class"] == "未找到依据" and t["confidence"] < 0.5 and "实义词" in t["reasoning"]
+
+
+def test_unknown_region_is_refused(tools_kb):
+    from lawkb.search.backend import KBError
+
+    with pytest.raises(KBError, match="unknown region"):
+        check_tasks(tools_kb, ["调解民间纠纷"], region="不存在的地方", searcher=open_searcher(tools_kb, use_model=False))

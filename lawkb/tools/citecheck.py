@@ -17,6 +17,7 @@ the words after the citation quote or paraphrase the provision an earlier versio
 from __future__ import annotations
 
 import html
+import re
 
 from lawkb import settings
 from lawkb.model import STATUS_REPEALED, normalize_text
@@ -38,6 +39,8 @@ SAME_NUMBER_BONUS = 0.1
 
 def check_citations(kb: KnowledgeBase, text: str, *, as_of: str | None = None) -> dict:
     """Every citation in text with its verdict, and the text as HTML with each citation marked."""
+    if as_of is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of):
+        raise ValueError(f"as_of must be a date written YYYY-MM-DD, not {as_of!r}")
     index = LawIndex(kb)
     found = extract(text, index.is_law)
     results = [_check(index, c, as_of) for c in found]

@@ -48,7 +48,10 @@ def cite_check(source, kb_locator, as_of, as_json) -> None:
     from .citecheck import check_citations
 
     text = _read_input(source)
-    result = check_citations(_open(kb_locator), text, as_of=as_of)
+    try:
+        result = check_citations(_open(kb_locator), text, as_of=as_of)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         _echo_json(result)
         return

@@ -77,7 +77,6 @@ GENERIC = {
     "指导", "管理", "服务", "统计", "上报", "报送", "收集", "填报", "台账", "宣传", "情况", "入户", "走访", "摸排",
     "排查", "登记", "证明",
 }
-_FUNCTION = {"本", "等", "和", "及", "与", "的", "工作", "有关", "相关", "各类", "日常"}
 
 
 @dataclass
@@ -139,10 +138,8 @@ def concepts(task: str) -> list[tuple[str, tuple[str, ...]]]:
     also yields a long word's parts (垃圾分类 → 垃圾, 分类): a part stands for itself only when no longer
     content word holds it."""
     terms = [w for w in dict.fromkeys(segmenter().terms(task)) if not re.fullmatch(r"[\W\d_]+", w)]
+    # A task made only of such words (开展工作) names nothing a provision could be found for.
     words = [w for w in terms if w not in GENERIC]
-    if not words:
-        # A task made only of such words (宣传、登记): they are then all it says.
-        words = [w for w in terms if w not in _FUNCTION]
     longest = [w for w in words if not any(w != o and w in o for o in words)]
     # A single character left over by segmentation (居住证明 → 居住证 / 明) says nothing on its own.
     longest = [w for w in longest if len(w) > 1 or w in SYNONYMS] or longest
@@ -303,6 +300,8 @@ def _classify(searcher, item: _Task, region: str | None, delegation: dict | None
                      f"“{words}”的规定。依照城市居民委员会组织法第四十三条，委托居民委员会协助的事项应当符合"
                      f"法律、法规规定；可以请交办部门说明依据。")
         confidence = 0.6 if item.concepts else 0.3
+        if not item.concepts:
+            reasoning = "任务描述中没有可以检索的实义词（只有“开展、组织、工作”一类的词），请写明具体做什么。"
     citations = [_cite(s) for s in deciding]
     if cls != "法定职责" and delegation is not None:
         citations.append({"law_title": delegation["law_title"], "article_no": delegation["article_no"],
