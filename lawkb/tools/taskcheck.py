@@ -24,6 +24,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from lawkb.model import STATUS_IN_FORCE
 from lawkb.search.backend import KnowledgeBase, open_searcher
 from lawkb.search.contract import Filters, Query, QueryError
 from lawkb.search.text import segmenter
@@ -109,7 +110,7 @@ def check_tasks(kb: KnowledgeBase, tasks: list[str | dict], *, region: str | Non
     # The region's own rules for its committees (北京市实施《城市居民委员会组织法》办法) are searched
     # for every task, like the charter itself.
     local_charters = [x["title"] for x in kb.laws(region=region, q="居民委员会")
-                      if x["status"] == "现行有效" and x.get("region_province")] if region else []
+                      if x["status"] == STATUS_IN_FORCE and x.get("region_province")] if region else []
     out = []
     for t in tasks:
         item = _task(t)
