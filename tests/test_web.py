@@ -540,3 +540,66 @@ def test_admin_token_ingest_and_escaping(admin_kb):
     target = next(h for h in hits["hits"] if "alert" in h["text"])
     page = html(client.get(f"/a/{target['article_id'].replace('#', '%23')}"))
     assert "<script>alert" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+
+
+# ---- serving: a fresh KB answers lexically at once, vectors arrive in the background ------------------
+
+@pytest.fixture()
+def fresh_kb_dir(tmp_path):
+    """A KB just ingested and indexed, with no vectors: what scripts/start leaves behind."""
+    from lawkb.ingest.pipeline import ingest
+    from lawkb.search.backend import open_kb
+    from lawkb.search.indexer import build_index
+
+    kb = open_kb(str(tmp_path / "kb"), create=True)
+    ingest(kb, [REPO / "corpus" / "community"])
+    build_index(kb)
+    kb.close()
+    return tmp_path / "kb"
+
+
+def test_fresh_kb_is_lexical_until_background_vectors_are_ready(fresh_kb_dir, model_dir, monkeypatch):
+    from lawkb.web.server import embed_in_background
+
+    monkeypatch.setenv("LAWKB_MODEL", str(model_dir))
+    app = create_app({"KB_LOCATOR": str(fresh_kb_dir), "RATE_LIMIT_PER_MINUTE": 0})
+    client = app.test_client()
+    page = html(client.get("/", query_string={"q": "业主 公共设施", "level": "自治规约"}))
+    assert 'id="mode-notice"' in page
+    thread = embed_in_background(app, str(fresh_kb_dir))
+    assert thread is not None
+    thread.join(timeout=300)
+    assert not thread.is_alive() and app.extensions["lawkb"].embedding is None
+    data = client.get("/api/v1/search", query_string={"q": "业主 公共设施", "level": "自治规约"}).get_json()
+    assert data["mode"] == "hybrid" and data["hits"]
+    assert 'id="mode-notice"' not in html(client.get("/", query_string={"q": "业主 公共设施", "level": "自治规约"}))
+
+
+def test_lawkb_serve_runs_waitress(fresh_kb_dir):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lawkb = Path(sys.executable).parent / "lawkb"
+    proc = subprocess.Popen([str(lawkb), "serve", "--kb", str(fresh_kb_dir), "--port", str(port), "--no-embed"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, body, headers = time.time() + 120, None, None
+        while time.time() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+                    body, headers = json.loads(resp.read()), resp.headers
+            except OSError:
+                time.sleep(0.3)
+        assert body and body["status"] == "ok" and body["backend"] == "embedded"
+        assert headers["Server"] == "lawkb"  # waitress, with our ident, not Werkzeug's development server
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?q=%E7%89%A9%E4%B8%9A%E8%B4%B9", timeout=30) as resp:
+            assert resp.status == 200 and "查询结果" in resp.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

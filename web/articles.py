@@ -47,10 +47,12 @@ def versions_of(r: Resources, art: dict, law: dict) -> list[dict]:
     whether it differs from the version before."""
     rows, prev_text = [], None
     for v in law.get("versions", []):
-        other = None
-        if art.get("number") is not None:
-            other = art if v["version_id"] == art.get("version_id") else \
-                _same_article(r, law["law_id"], v, art["number"], art["sub"])
+        if v["version_id"] == art.get("version_id"):
+            other = art
+        elif art.get("number") is not None:
+            other = _same_article(r, law["law_id"], v, art["number"], art["sub"])
+        else:
+            other = None  # a preamble or section has no number to find it by in other versions
         text = other["text"] if other else None
         if text is None:
             change = "该版本无此条"
