@@ -279,8 +279,10 @@ def index(kb_locator, rebuild, workers) -> None:
 @KB_OPTION
 @click.option("--model", help="Model directory or name (default: LAWKB_MODEL, then the local cache).")
 @click.option("--batch-size", default=32, show_default=True)
+@click.option("--workers", type=int, default=None,
+              help="Encoder processes, one thread each (default: one per CPU; 1 runs in this process).")
 @click.option("--download/--no-download", default=False, help="Allow a one-time model download.")
-def embed(kb_locator, model, batch_size, download) -> None:
+def embed(kb_locator, model, batch_size, workers, download) -> None:
     """Compute article vectors that are missing (new or changed articles, or a new model)."""
     from tqdm import tqdm
 
@@ -305,7 +307,7 @@ def embed(kb_locator, model, batch_size, download) -> None:
         bar.n = done
         bar.refresh()
 
-    n = compute(kb.conn, enc, batch_size=batch_size, progress=progress)
+    n = compute(kb.conn, enc, batch_size=batch_size, progress=progress, workers=workers)
     if bar is not None:
         bar.close()
     click.echo(f"{n} vectors computed with {enc.model_id} ({kb.locator})")

@@ -219,6 +219,11 @@ class OnnxEncoder:
     def __repr__(self) -> str:
         return f"OnnxEncoder({self.model_id!r}, dim={self.dim})"
 
+    def worker_spec(self) -> dict:
+        """Arguments that re-create this encoder, single-threaded, in a worker process."""
+        return {"path": str(self.onnx_file), "max_length": self.max_length, "threads": 1,
+                "query_prefix": self.query_prefix, "sort_by_length": self.sort_by_length}
+
     def _tokenize(self, texts: list[str], chunk: int = 2048) -> list[np.ndarray]:
         """Token ids per text, as compact int32 arrays (a whole corpus can be passed at once)."""
         ids = []

@@ -8,8 +8,11 @@ mixes with the old one's vectors.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -45,25 +48,64 @@ def missing(conn: sqlite3.Connection, model_id: str) -> list[tuple[str, str]]:
 
 
 def compute(conn: sqlite3.Connection, encoder, *, batch_size: int = 32, commit_every: int = 2048,
-            progress: Callable[[int, int], None] | None = None) -> int:
+            progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> int:
     """Embed what is missing for encoder.model_id; committed in chunks so an interrupted run keeps its
-    work. Returns the number of vectors computed."""
+    work. Returns the number of vectors computed.
+
+    An encoder that can be re-created in another process (OnnxEncoder.worker_spec) is run in `workers`
+    single-threaded processes (default: one per CPU): on this model that is about twice the throughput of
+    one process with as many intra-op threads, whose threads wait on each other at every small matrix.
+    """
     todo = missing(conn, encoder.model_id)
     # Longest first within the whole job: batches of similar length waste little on padding.
     todo.sort(key=lambda kv: len(kv[1]), reverse=True)
+    auto = workers is None
+    workers = (os.cpu_count() or 1) if auto else workers
+    spec = getattr(encoder, "worker_spec", None)
+    pool = None
+    # Starting workers costs a second or two: by default only worth it for a real amount of work.
+    if spec is not None and workers > 1 and (not auto or len(todo) > 4 * _WORKER_CHUNK):
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(spec(),))
+
+    def encode(texts: list[str]) -> np.ndarray:
+        if pool is None:
+            return encoder.encode_passages(texts, batch_size=batch_size)
+        parts = [texts[i:i + _WORKER_CHUNK] for i in range(0, len(texts), _WORKER_CHUNK)]
+        return np.concatenate(list(pool.map(_encode_in_worker, parts, [batch_size] * len(parts))))
+
     done = 0
-    for start in range(0, len(todo), commit_every):
-        chunk = todo[start:start + commit_every]
-        vecs = encoder.encode_passages([t for _, t in chunk], batch_size=batch_size)
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
-                         [(encoder.model_id, k, np.asarray(v, dtype=np.float32).tobytes())
-                          for (k, _), v in zip(chunk, vecs, strict=True)])
-        conn.execute("COMMIT")
-        done += len(chunk)
-        if progress:
-            progress(done, len(todo))
+    try:
+        for start in range(0, len(todo), commit_every):
+            chunk = todo[start:start + commit_every]
+            vecs = encode([t for _, t in chunk])
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
+                             [(encoder.model_id, k, np.asarray(v, dtype=np.float32).tobytes())
+                              for (k, _), v in zip(chunk, vecs, strict=True)])
+            conn.execute("COMMIT")
+            done += len(chunk)
+            if progress:
+                progress(done, len(todo))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return done
+
+
+_WORKER_CHUNK = 128
+_worker_encoder = None
+
+
+def _init_worker(spec: dict) -> None:
+    global _worker_encoder
+    from .encoder import OnnxEncoder
+
+    _worker_encoder = OnnxEncoder(**spec)
+
+
+def _encode_in_worker(texts: list[str], batch_size: int) -> np.ndarray:
+    return _worker_encoder.encode_passages(texts, batch_size=batch_size)
 
 
 def matrix(conn: sqlite3.Connection, unit_ids: np.ndarray, model_id: str, dim: int) -> tuple[np.ndarray, int]:

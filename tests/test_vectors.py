@@ -1,0 +1,77 @@
+"""Article vectors: computed once per text and model, recomputed only for what changed, never mixed
+across models, and the same whether computed in this process or in worker processes."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from lawkb.ingest.pipeline import ingest
+from lawkb.search.backend import open_kb
+from lawkb.search.encoder import OnnxEncoder
+from lawkb.search.vectors import compute, embed_inputs, key_of
+
+LAW = "行政法规/物业管理条例(2018-03-19).md"
+
+
+@pytest.fixture()
+def small_kb(lawrefbook, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy2(lawrefbook / LAW, src / "物业管理条例.md")
+    kb = open_kb(str(tmp_path / "kb"), create=True)
+    report = ingest(kb, [src])
+    assert not report.failed
+    yield kb, src / "物业管理条例.md"
+    kb.close()
+
+
+def _stored(kb, model_id: str) -> dict[str, np.ndarray]:
+    return {k: np.frombuffer(v, dtype=np.float32)
+            for k, v in kb.conn.execute("SELECT key, vec FROM vectors WHERE model=?", (model_id,))}
+
+
+def test_only_new_or_changed_articles_are_embedded(small_kb, model_dir):
+    kb, path = small_kb
+    enc = OnnxEncoder(model_dir, "int8")
+    n_units = len(list(embed_inputs(kb.conn)))
+    assert compute(kb.conn, enc, workers=1) == n_units > 50
+    assert compute(kb.conn, enc, workers=1) == 0
+    before = _stored(kb, enc.model_id)
+
+    text = path.read_text(encoding="utf-8")
+    old = "业主可以委托代理人参加业主大会会议"
+    assert old in text
+    path.write_text(text.replace(old, "业主可以书面委托代理人参加业主大会会议", 1), encoding="utf-8")
+    ingest(kb, [path.parent])
+    assert compute(kb.conn, enc, workers=1) == 1
+    after = _stored(kb, enc.model_id)
+    assert len(after) == len(before) + 1 and set(before) <= set(after)
+    changed = [t for _, k, t in embed_inputs(kb.conn) if k not in before]
+    assert len(changed) == 1 and "书面委托" in changed[0]
+
+
+def test_another_model_never_mixes_with_the_first(small_kb, model_dir):
+    kb, _ = small_kb
+    int8, fp32 = OnnxEncoder(model_dir, "int8"), OnnxEncoder(model_dir, "fp32")
+    assert int8.model_id != fp32.model_id
+    n = compute(kb.conn, int8, workers=1)
+    assert compute(kb.conn, fp32, workers=1) == n  # all of them again, under the new identity
+    assert set(_stored(kb, int8.model_id)) == set(_stored(kb, fp32.model_id))
+
+
+def test_worker_processes_give_the_vectors_of_the_single_process_path(small_kb, model_dir, tmp_path):
+    kb, _ = small_kb
+    enc = OnnxEncoder(model_dir, "int8")
+    texts = {k: t for _, k, t in embed_inputs(kb.conn)}
+    assert compute(kb.conn, enc, workers=2) == len(texts)
+    pooled = _stored(kb, enc.model_id)
+    assert set(pooled) == set(texts) and all(key_of(t) == k for k, t in texts.items())
+    keys = sorted(texts)
+    single = enc.encode_passages([texts[k] for k in keys])
+    cos = np.einsum("ij,ij->i", np.stack([pooled[k] for k in keys]), single)
+    # int8 activations are quantised per batch, so neighbours move a vector slightly (0.98+); a wrong
+    # row order or another model would give unrelated vectors (cosine far lower).
+    assert cos.min() > 0.97, cos.min()
