@@ -1,0 +1,114 @@
+"""Ablation: what each part of search contributes, on judged questions over a real KB.
+
+    python benchmarks/ablation.py --kb KB [--queries ../shared/eval/stard-dev.jsonl] [--markdown]
+
+Every row runs all questions through the real searcher (search/engine.py) with one part switched off or
+on, and reports the same metrics as `lawkb eval`. The parts: the lay-to-legal lexicon (corpus/lexicon.tsv),
+national-first (no region given: local regulations left out), the law-popularity prior, the dense retriever
+and its weight in fusion. "Dense only" ranks by the bge vectors alone over the same filtered rows.
+The table in docs/search.md is this script's output on the full LawRefBook KB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from lawkb import settings
+from lawkb.model import LEVELS, law_key
+from lawkb.search import query as query_mod
+from lawkb.search.backend import open_kb
+from lawkb.search.contract import Filters, Query
+from lawkb.search.engine import DENSE_WEIGHT, PRIOR_WEIGHT, EmbeddedSearcher
+from lawkb.search.evaluate import evaluate, read_queries
+from lawkb.search.query import analyze
+
+METRICS = ("R@1", "R@5", "R@10", "R@20", "R@100", "MRR@10", "nDCG@10")
+ALL_BUT_CASES = Filters(level=tuple(x for x in LEVELS if x != "案例"))
+NO_FILTERS = Filters()
+
+
+@contextmanager
+def no_lexicon():
+    saved = query_mod._lexicon
+    query_mod._lexicon = {}
+    try:
+        yield
+    finally:
+        query_mod._lexicon = saved
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kb", required=True)
+    ap.add_argument("--queries", type=Path, default=settings.shared_dir() / "eval" / "stard-dev.jsonl")
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = ap.parse_args()
+
+    kb = open_kb(args.kb)
+    hybrid = EmbeddedSearcher(kb)
+    lexical = EmbeddedSearcher(kb, use_model=False)
+    hybrid.search(Query("预热", k=1))
+    lexical.search(Query("预热", k=1))
+    queries = list(read_queries(args.queries))
+    names: dict[str, set[str]] = {}
+
+    def law_names(title: str) -> set[str]:
+        if title not in names:
+            keys = {law_key(title)}
+            for law in kb.find_laws(title):
+                keys |= {law_key(law["title"]), law_key(law["short_title"]), *(law_key(a) for a in law["aliases"])}
+            names[title] = keys
+        return names[title]
+
+    def via(searcher: EmbeddedSearcher, filters: Filters = NO_FILTERS, dense: float = DENSE_WEIGHT,
+            prior: float = PRIOR_WEIGHT):
+        def run(q: str):
+            searcher.dense_weight, searcher.prior_weight = dense, prior
+            t0 = time.perf_counter()
+            hits = [h.to_dict() for h in searcher.search(Query(q, k=100, filters=filters)).hits]
+            return hits, (time.perf_counter() - t0) * 1000
+        return run
+
+    def dense_only(q: str):
+        t0 = time.perf_counter()
+        snap = hybrid.snapshot()
+        a = analyze(q)
+        rows = hybrid._dense(snap, hybrid.encoder().encode_query(a.text), hybrid.mask(snap, Filters()), 100)
+        hits = [kb.article_by_id(snap.article_ids[r]) for r in rows]
+        return [h for h in hits if h], (time.perf_counter() - t0) * 1000
+
+    configs = [
+        ("BM25F (jieba + legal dictionary + stopwords), local regulations included", via(lexical, ALL_BUT_CASES, prior=0),
+         False),
+        ("+ lay-to-legal lexicon", via(lexical, ALL_BUT_CASES, prior=0), True),
+        ("+ national-first (no region: local regulations left out)", via(lexical, prior=0), True),
+        ("+ law-popularity prior = lexical mode", via(lexical), True),
+        ("dense only (bge-small-zh int8), national-first", dense_only, True),
+        ("hybrid: RRF of BM25F and dense, equal weights, no prior", via(hybrid, dense=1.0, prior=0), True),
+        ("+ dense weight 1.5", via(hybrid, prior=0), True),
+        ("+ law-popularity prior = default hybrid", via(hybrid), True),
+        ("default hybrid without the lexicon", via(hybrid), False),
+        ("default hybrid without national-first", via(hybrid, ALL_BUT_CASES), True),
+    ]
+    rows = []
+    for label, run, with_lexicon in configs:
+        if with_lexicon:
+            result = evaluate(run, queries, law_names)
+        else:
+            with no_lexicon():
+                result = evaluate(run, queries, law_names)
+        rows.append((label, result))
+        print(f"{label}: " + " ".join(f"{m} {result[m]:.3f}" for m in METRICS) + f" p50 {result['p50_ms']} ms",
+              flush=True)
+    if args.markdown:
+        print("\n| configuration | " + " | ".join(METRICS) + " |")
+        print("|---|" + "---:|" * len(METRICS))
+        for label, result in rows:
+            print(f"| {label} | " + " | ".join(f"{result[m]:.3f}" for m in METRICS) + " |")
+
+
+if __name__ == "__main__":
+    main()
