@@ -603,3 +603,40 @@ def test_lawkb_serve_runs_waitress(fresh_kb_dir):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# ---- the same site over Elasticsearch ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def es_client(es_url, search_kb):
+    import uuid
+
+    from lawkb.ingest.pipeline import ingest
+    from lawkb.search.backend import open_kb, open_searcher
+
+    kb = open_kb(f"{es_url}/w{uuid.uuid4().hex[:10]}", create=True)
+    kb.encoder = search_kb[1]  # the session's model: the ES build embeds its few articles with it
+    report = ingest(kb, [REPO / "corpus" / "community"])
+    assert not report.failed
+    app = create_app({"KB": kb, "SEARCHER": open_searcher(kb), "RATE_LIMIT_PER_MINUTE": 0})
+    yield app.test_client()
+    kb.cleanup()
+    kb.es.indices.delete(index=kb.current_index())
+    kb.close()
+
+
+def test_site_over_elasticsearch(es_client):
+    health = es_client.get("/healthz").get_json()
+    assert health["status"] == "ok" and health["backend"] != "embedded" and health["articles"] > 10
+    args = {"q": "业主 爱护公共设施", "level": "自治规约"}
+    page = html(es_client.get("/", query_string=args))
+    assert 'class="hit"' in page and "规约" in page
+    data = es_client.get("/api/v1/search", query_string={**args, "k": 3}).get_json()
+    assert data["hits"] and {"article_id", "law_title", "snippet_html", "why"} <= set(data["hits"][0])
+    hit = data["hits"][0]
+    art = html(es_client.get(f"/a/{hit['article_id'].replace('#', '%23')}"))
+    assert f"《{hit['law_title']}》" in art and 'id="copy-citation"' in art
+    law = es_client.get(f"/law/{hit['law_id']}")
+    assert law.status_code == 200 and 'id="toc-title"' in html(law)
+    assert es_client.get(f"/law/{hit['law_id']}/text").status_code == 200
+    assert es_client.get("/api/v1/articles/none%23x").status_code == 404

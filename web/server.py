@@ -40,7 +40,8 @@ def embed_in_background(app: Flask, locator: str) -> threading.Thread | None:
                 return
             r.embedding = {"done": 0, "total": todo}
             log.warning("computing %d article vectors in the background; search is lexical until then", todo)
-            compute(kb.conn, enc, progress=lambda done, total: r.embedding.update(done=done, total=total))
+            compute(kb.conn, enc, commit_every=256,  # small chunks: the page shows progress often
+                    progress=lambda done, total: r.embedding.update(done=done, total=total))
         finally:
             kb.close()
         searcher = open_searcher(r.kb, use_model=True)
