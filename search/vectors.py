@@ -99,8 +99,19 @@ _worker_encoder = None
 
 def _init_worker(spec: dict) -> None:
     global _worker_encoder
+    import threading
+
     from .encoder import OnnxEncoder
 
+    parent = os.getppid()
+
+    def orphaned() -> None:
+        # A killed parent cannot shut the pool down; without this its workers would go on encoding.
+        while os.getppid() == parent:
+            threading.Event().wait(1.0)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, daemon=True).start()
     _worker_encoder = OnnxEncoder(**spec)
 
 

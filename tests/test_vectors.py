@@ -4,6 +4,10 @@ across models, and the same whether computed in this process or in worker proces
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,3 +79,56 @@ def test_worker_processes_give_the_vectors_of_the_single_process_path(small_kb, 
     # int8 activations are quantised per batch, so neighbours move a vector slightly (0.98+); a wrong
     # row order or another model would give unrelated vectors (cosine far lower).
     assert cos.min() > 0.97, cos.min()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
+def test_workers_exit_when_the_embedding_process_is_killed(small_kb, model_dir, tmp_path):
+    kb, _ = small_kb
+    marker = tmp_path / "first-chunk-committed"
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from lawkb.search.backend import open_kb\n"
+        "from lawkb.search.encoder import OnnxEncoder\n"
+        "from lawkb.search.vectors import compute\n"
+        "kb = open_kb(sys.argv[1])\n"
+        "def progress(done, total):\n"
+        "    Path(sys.argv[3]).touch()\n"
+        "    time.sleep(60)\n"
+        "compute(kb.conn, OnnxEncoder(sys.argv[2], 'int8'), workers=2, commit_every=16, progress=progress)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(kb.path), str(model_dir), str(marker)])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the embedding never committed"
+            time.sleep(0.2)
+        workers = [p for p in _children(proc.pid) if _alive(p)]
+        assert len(workers) >= 2
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in workers if _alive(p)], "worker processes outlived the killed embedding run"
