@@ -105,7 +105,7 @@ def citecheck():
     text = data.get("text")
     if not isinstance(text, str) or not text.strip():
         raise WebError(400, "字段 text 应为非空字符串")
-    as_of = params.as_of_date({"as_of": data.get("as_of") or ""})
+    as_of = params.as_of_date({"as_of": str(data.get("as_of") or "")})
     return jsonify(tool("citecheck").check_citations(res().kb, text, as_of=as_of))
 
 

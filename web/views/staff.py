@@ -37,7 +37,7 @@ def _tasks_from_form() -> list:
             tasks = json.loads(request.form["tasks_json"])
         except ValueError:
             raise WebError(400, "任务数据无效，请重新上传") from None
-        if not isinstance(tasks, list):
+        if not isinstance(tasks, list) or not all(isinstance(t, (str, dict)) for t in tasks):
             raise WebError(400, "任务数据无效，请重新上传")
     else:
         tasks = [line.strip() for line in (request.form.get("tasks") or "").splitlines() if line.strip()]
