@@ -190,6 +190,9 @@ def test_versions_and_changes(client):
     assert old["article_id"].replace("#", "%23") in page  # the other version is linked
     old_page = html(client.get(f"/a/{old['article_id'].replace('#', '%23')}"))
     assert "已修改" in old_page
+    notice = old_page.split('id="version-notice"')[1].split("</p>")[0]
+    assert "不是现在施行的条文" in notice and new["article_id"].replace("#", "%23") in notice
+    assert 'id="version-notice"' not in page
 
 
 def test_article_by_number_redirects_to_permalink(client):

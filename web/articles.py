@@ -111,5 +111,10 @@ def article_view(r: Resources, art: dict) -> dict:
     if mine and mine["prev_text"] is not None and mine["change"] == "有修改":
         change = diff_html(mine["prev_text"], art["text"])
     version = next((v for v in law.get("versions", []) if v["version_id"] == art["version_id"]), None)
+    in_force = None
+    if art["version_id"] != law.get("current_version"):
+        in_force = next((v["article"] for v in versions
+                         if v["version"]["version_id"] == law.get("current_version") and v["article"]), None)
     return {"art": art, "law": law, "version": version, "citation": citation(art), "paragraphs": paragraphs,
-            "prev": prev_a, "next": next_a, "cited_by": cited, "versions": versions, "change": change}
+            "prev": prev_a, "next": next_a, "cited_by": cited, "versions": versions, "change": change,
+            "in_force": in_force}
