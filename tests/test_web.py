@@ -179,6 +179,18 @@ def test_cross_references_and_cited_by(client):
     assert "第三十七条之一" in html(target).split('id="cited-title"')[1]
 
 
+def test_cited_by_other_laws_and_cases(client):
+    aid = article_id(client, "劳动合同法第26条")
+    page = html(client.get(f"/a/{aid.replace('#', '%23')}"))
+    link = re.search(r'href="([^"]+)" id="cited-elsewhere"', page).group(1)
+    page = html(client.get(link))
+    assert "引用《中华人民共和国劳动合同法》第二十六条" in page
+    citers = re.findall(r'class="hit-title"><a href="[^"]+">《([^》]+)》', page)
+    assert citers and "劳动者与用人单位订立放弃加班费协议，能否主张加班费" in citers
+    assert all("劳动合同法》第二十六条" in block for block in page.split('class="hit"')[1:])
+    assert client.get("/cited-by/none%23x").status_code == 404
+
+
 def test_versions_and_changes(client):
     resp = client.get("/api/v1/lookup", query_string={"ref": "民事诉讼法第40条", "as_of": "2022-06-01"})
     old = resp.get_json()

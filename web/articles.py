@@ -9,10 +9,12 @@ from flask import url_for
 from markupsafe import Markup, escape
 
 from lawkb.lookup import citation, find_law
+from lawkb.model import LEVELS, law_key
 from lawkb.search.backend import KBError
+from lawkb.search.contract import Filters, Query
 
 from .resources import Resources
-from .xrefs import Ref, link
+from .xrefs import Ref, find_refs, link
 
 
 def diff_html(old: str, new: str) -> Markup:
@@ -118,3 +120,24 @@ def article_view(r: Resources, art: dict) -> dict:
     return {"art": art, "law": law, "version": version, "citation": citation(art), "paragraphs": paragraphs,
             "prev": prev_a, "next": next_a, "cited_by": cited, "versions": versions, "change": change,
             "in_force": in_force}
+
+
+def cited_elsewhere(r: Resources, art: dict, law: dict, *, depth: int = 200) -> list:
+    """Articles of other laws (and cases) whose text cites this article by the law's name.
+
+    Search finds candidates (the citation as the question, every level, no region); each is kept only
+    if a reference in its text names this law and this number, so what is listed really cites it.
+    Depth bounds the cost, so a much-cited article may have more citers than are listed."""
+    if art.get("number") is None:
+        return []
+    names = {law_key(law["title"]), law_key(law.get("short_title") or law["title"]),
+             *(law_key(a) for a in law.get("aliases", []))}
+    query = Query(f"《{law['title']}》{art['article_no']}", k=depth, filters=Filters(level=tuple(LEVELS)))
+    out = []
+    for hit in r.searcher.search(query).hits:
+        if hit.law_id == art["law_id"]:
+            continue
+        if any(ref.law and ref.number == art["number"] and ref.sub == art["sub"] and law_key(ref.law) in names
+               for ref in find_refs(hit.text)):
+            out.append(hit)
+    return out

@@ -6,9 +6,10 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
+from lawkb.lookup import citation
 from lawkb.numerals import cn_to_int
 
-from ..articles import article_view
+from ..articles import article_view, cited_elsewhere
 from ..errors import WebError
 from ..params import as_of_date
 from ..resources import res
@@ -47,6 +48,14 @@ def pick_version(law: dict, version_id: str | None) -> dict:
 def article(article_id: str):
     view = article_view(res(), get_article(article_id))
     return render_template("article.html", **view)
+
+
+@bp.get("/cited-by/<path:article_id>")
+def cited_by(article_id: str):
+    art = get_article(article_id)
+    law = get_law(art["law_id"])
+    hits = cited_elsewhere(res(), art, law)
+    return render_template("cited_by.html", art=art, citation=citation(art), hits=hits)
 
 
 @bp.get("/law/<law_id>/article/<key>")
