@@ -184,6 +184,16 @@ def test_other_pages_screenshots(browser, site):
     browser.get(site + "/?q=zzqqxx")
     wait(browser, "#no-results")
     shot(browser, "11-nothing-fits")
+    browser.set_window_size(1280, 900)  # the same pages on a desktop screen
+    try:
+        browser.get(site + "/?q=邻居装修噪音太大&region=北京")
+        wait(browser, ".hit")
+        shot(browser, "13-results-desktop")
+        browser.find_element(By.CSS_SELECTOR, ".hit h3 a").click()
+        wait(browser, "#art-title")
+        shot(browser, "14-article-desktop")
+    finally:
+        browser.set_window_size(412, 915)
     if find_spec("lawkb.tools.citecheck") is not None:
         browser.get(site + "/lawyer/cite")
         browser.find_element(By.ID, "cite-text").send_keys("根据《中华人民共和国民法典》第一千零三十二条和《民法典》第九千条")
