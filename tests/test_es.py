@@ -154,3 +154,48 @@ def test_fault_messages(http_server):
 def test_missing_kb_is_a_clear_error(es_url):
     with pytest.raises(KBError, match="no knowledge base at"):
         open_kb(f"{es_url}/nothing{uuid.uuid4().hex[:6]}")
+
+
+def test_node_stopped_mid_ingest_leaves_the_previous_index(small_corpus, tmp_path):
+    """The server going away in the middle of a build: the ingest ends with one clear line, and once the
+    node is back (same data directory) the alias still names the last complete index."""
+    from lawkb import esnode
+
+    reason = esnode.available()
+    if reason:
+        pytest.skip(f"needs a node of its own to stop: {reason}")
+    data = tmp_path / "esdata"
+    proc, url = esnode.start_background(0, data, log=tmp_path / "node.log")
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        corpus = tmp_path / "corpus"
+        shutil.copytree(small_corpus / "宪法", corpus / "宪法")
+        kb = open_kb(f"{url}/stopped", create=True)
+        kb.use_model = False
+        ingest(kb, [corpus])
+        live, articles = kb.current_index(), kb.stats()["articles"]
+        shutil.copytree(small_corpus / "民法典", corpus / "民法典")
+        env = {**os.environ, "LAWKB_MODEL": "", "LAWKB_SHARED": str(tmp_path / "none"), "LAWKB_OFFLINE": "1"}
+        ingesting = subprocess.Popen(
+            [sys.executable, "-c", "from lawkb.cli import main; main()", "ingest", str(corpus), "--kb",
+             kb.locator, "--workers", "1"], env=env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(kb.generations()) < 2 and ingesting.poll() is None:
+            time.sleep(0.1)
+        assert ingesting.poll() is None, "the ingest finished before the node could be stopped"
+        kb.close()
+        esnode.stop(proc)
+        _, err = ingesting.communicate(timeout=120)
+        assert ingesting.returncode != 0
+        assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("Error:"), err[-2000:]
+
+        proc, url = esnode.start_background(port, data, log=tmp_path / "node.log")
+        from elasticsearch import Elasticsearch
+
+        # A restarted node answers before it has re-opened its shards from disk.
+        Elasticsearch(url).cluster.health(wait_for_status="green", timeout="60s")
+        kb = open_kb(f"{url}/stopped")
+        assert kb.current_index() == live and kb.stats()["articles"] == articles
+        kb.close()
+    finally:
+        esnode.stop(proc)
