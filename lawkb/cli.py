@@ -440,10 +440,14 @@ def show_settings(as_json) -> None:
         click.echo(f"{r['name']} ({r['env']}) = {r['value']!r}\n    {r['help']}")
 
 
-from lawkb.tools.cli import COMMANDS as _TOOL_COMMANDS  # noqa: E402  (they reuse the options above)
-
-for _command in _TOOL_COMMANDS:
-    main.add_command(_command)
-
 if __name__ == "__main__":
-    main()
+    # `python -m lawkb.cli`: run the importable module, on which the tool commands below register (the
+    # tools import lawkb.cli, which under -m is a second copy of this file, not __main__).
+    import importlib
+
+    importlib.import_module("lawkb.cli").main()
+else:
+    from lawkb.tools.cli import COMMANDS as _TOOL_COMMANDS  # (they reuse the options above)
+
+    for _command in _TOOL_COMMANDS:
+        main.add_command(_command)
