@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,6 @@ from lawkb.search.engine import EmbeddedSearcher
 from lawkb.web import create_app
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def have_tool(name: str) -> bool:
-    return find_spec("lawkb.tools") is not None and find_spec(f"lawkb.tools.{name}") is not None
-
-
-def needs_tool(name: str):
-    return pytest.mark.skipif(not have_tool(name), reason=f"lawkb.tools.{name} (legal-tools issue) not present yet")
 
 
 def make_app(kb, encoder=None, **config):
@@ -316,22 +307,6 @@ def post_form(client, page: str, target: str, data: dict, **kw):
     return client.post(target, data={**data, "csrf_token": token}, **kw)
 
 
-@pytest.mark.parametrize("name,page,api,body", [
-    ("citecheck", "/lawyer/cite", "/api/v1/citecheck", {"text": "民法典第1032条"}),
-    ("taskcheck", "/staff/tasks", "/api/v1/taskcheck", {"tasks": ["组织开展人民调解工作"]}),
-    ("convention", "/staff/convention", "/api/v1/convention", {"text": "第一条 爱护环境"}),
-])
-def test_a_missing_tool_answers_503(app, name, page, api, body):
-    if have_tool(name):
-        pytest.skip(f"lawkb.tools.{name} is installed")
-    client = app.test_client()
-    resp = post_form(client, page, page, {"text": body.get("text", ""), "tasks": "组织开展人民调解工作"})
-    assert resp.status_code == 503 and "尚未安装" in html(resp)
-    resp = client.post(api, json=body)
-    assert resp.status_code == 503 and resp.get_json()["error"]["status"] == 503
-
-
-@needs_tool("citecheck")
 def test_citation_checker_page_and_api(app):
     client = app.test_client()
     text = '根据《中华人民共和国民法典》第一千零三十二条，<script>alert(1)</script>'
@@ -342,7 +317,6 @@ def test_citation_checker_page_and_api(app):
     assert data["citations"] and data["citations"][0]["article_no"]
 
 
-@needs_tool("taskcheck")
 def test_task_check_single_upload_and_report(app):
     client = app.test_client()
     resp = post_form(client, "/staff/tasks", "/staff/tasks", {"tasks": "组织开展人民调解工作"})
@@ -362,7 +336,6 @@ def test_task_check_single_upload_and_report(app):
     assert data["tasks"] and "summary" in data
 
 
-@needs_tool("convention")
 def test_convention_check_page_and_api(app):
     client = app.test_client()
     draft = "第一条 业主应当爱护公共设施。\n第二条 拖欠物业费的业主，物业公司可以停水停电。"
@@ -428,11 +401,10 @@ def test_api_article_lookup_laws(client):
 def test_api_post_errors(client):
     resp = client.get("/api/v1/citecheck")
     assert resp.status_code == 405 and resp.get_json()["error"]["code"] == "method_not_allowed"
-    if have_tool("citecheck"):
-        resp = client.post("/api/v1/citecheck", data="text=x", content_type="application/x-www-form-urlencoded")
-        assert resp.status_code == 415
-        assert client.post("/api/v1/citecheck", json={"text": ""}).status_code == 400
-        assert client.post("/api/v1/taskcheck", json={"tasks": []}).status_code == 400
+    resp = client.post("/api/v1/citecheck", data="text=x", content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 415
+    assert client.post("/api/v1/citecheck", json={"text": ""}).status_code == 400
+    assert client.post("/api/v1/taskcheck", json={"tasks": []}).status_code == 400
 
 
 def test_openapi_documents_every_api_route(app, client):
