@@ -280,7 +280,8 @@ def index(kb_locator, rebuild, workers) -> None:
 @click.option("--model", help="Model directory or name (default: LAWKB_MODEL, then the local cache).")
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--workers", type=int, default=None,
-              help="Encoder processes, one thread each (default: one per CPU; 1 runs in this process).")
+              help="Encoder processes of one thread each (default: this process, with one thread per CPU; "
+                   "processes cope better with a machine shared by other jobs).")
 @click.option("--download/--no-download", default=False, help="Allow a one-time model download.")
 def embed(kb_locator, model, batch_size, workers, download) -> None:
     """Compute article vectors that are missing (new or changed articles, or a new model)."""
