@@ -9,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lawkb.lookup import article_for_ref
 from lawkb.model import LEVELS, LOCAL_LEVELS, STATUS_IN_FORCE, STATUSES
-from lawkb.refs import ArticleRef
 from lawkb.regions import normalize_region
 
 from . import snapshot as snapshots
-from .backend import KBError, NotFound
+from .cited import cited_articles, law_ids
 from .contract import Filters, Hit, Query, QueryError, SearchResult, Why
 from .fusion import rrf
 from .query import Analysis, analyze
@@ -109,18 +107,11 @@ class EmbeddedSearcher:
             # With no region, local documents would crowd out the national law everyone is under.
             m &= ~local
         if f.law:
-            rows = [i for i, law in enumerate(snap.laws) if law["law_id"] in self._law_ids(f.law)]
+            wanted = law_ids(self.kb, f.law)
+            rows = [i for i, law in enumerate(snap.laws) if law["law_id"] in wanted]
             m &= np.isin(snap.law_row, rows)
         return m
 
-    def _law_ids(self, name: str) -> set[str]:
-        from lawkb.lookup import find_law
-
-        try:
-            law = find_law(self.kb, name)
-        except NotFound:
-            raise QueryError(f"no law named {name!r}") from None
-        return {law["law_id"]}
 
     # ---- search --------------------------------------------------------------------------------
 
@@ -160,7 +151,7 @@ class EmbeddedSearcher:
         lex_rank = {r: i for i, r in enumerate(lexical_rows, start=1)}
         dense_rank = {r: i for i, r in enumerate(dense_rows, start=1)}
 
-        pinned = self._citations(a, query.filters)
+        pinned = cited_articles(self.kb, a, query.filters.as_of)
         pinned_ids = {h["article_id"] for h in pinned}
         ordered: list[tuple[str, float, int | None]] = [(h["article_id"], 1.0, None) for h in pinned]
         ordered += [(snap.article_ids[r], s, r) for r, s in fused if snap.article_ids[r] not in pinned_ids]
@@ -213,22 +204,6 @@ class EmbeddedSearcher:
         best = _top(scores, depth, positive=False)
         return rows[best].tolist()
 
-    def _citations(self, a: Analysis, f: Filters) -> list[dict]:
-        out = []
-        for ref in a.citations:
-            art = None
-            # The name may carry words before it (我想问民法典第1032条): drop them one at a time.
-            for i in range(max(1, len(ref.law) - 1)):
-                try:
-                    art = article_for_ref(self.kb, ArticleRef(ref.law[i:], ref.number, ref.sub), as_of=f.as_of)
-                    break
-                except (NotFound, KBError):
-                    continue
-            if art is None:
-                continue
-            if art["article_id"] not in {x["article_id"] for x in out}:
-                out.append(art)
-        return out
 
 
 def _ranges(snap, m: np.ndarray) -> list[tuple[int, int]]:

@@ -13,12 +13,11 @@ import time
 
 import numpy as np
 
-from lawkb.lookup import article_for_ref
 from lawkb.model import LEVELS, LOCAL_LEVELS, STATUS_IN_FORCE
-from lawkb.refs import ArticleRef
 from lawkb.regions import normalize_region
 
-from .backend import KBError, NotFound
+from .backend import KBError
+from .cited import cited_articles, law_ids
 from .contract import Filters, Hit, Query, QueryError, SearchResult, Why
 from .engine import DENSE_WEIGHT, DEPTH, PRIOR_WEIGHT, RRF_K
 from .es_mapping import date_int
@@ -118,8 +117,8 @@ class ElasticSearcher:
             raise QueryError("k must be 1–500 and offset ≥ 0")
         a = analyze(query.text)
         meta, popularity = self._generation()
-        law_ids = self._law_ids(query.filters.law) if query.filters.law else None
-        flt = es_filter(query.filters, law_ids)
+        wanted = law_ids(self.kb, query.filters.law) if query.filters.law else None
+        flt = es_filter(query.filters, wanted)
         depth = max(DEPTH, query.offset + query.k)
         notes = list(a.notes)
         enc = self.encoder()
@@ -151,7 +150,7 @@ class ElasticSearcher:
         lex_rank = {r: i for i, r in enumerate(lexical_ids, start=1)}
         dense_rank = {r: i for i, r in enumerate(dense_ids, start=1)}
 
-        pinned = self._citations(a, query.filters)
+        pinned = cited_articles(self.kb, a, query.filters.as_of)
         pinned_ids = {h["article_id"] for h in pinned}
         ordered: list[tuple[str, float]] = [(h["article_id"], 1.0) for h in pinned]
         ordered += [(aid, s) for aid, s in fused if aid not in pinned_ids]
@@ -215,28 +214,4 @@ class ElasticSearcher:
         dense = lists[-1] if qv is not None else []
         return lexical, dense, law_of
 
-    def _law_ids(self, name: str) -> set[str]:
-        from lawkb.lookup import find_law
 
-        try:
-            law = find_law(self.kb, name)
-        except NotFound:
-            raise QueryError(f"no law named {name!r}") from None
-        return {law["law_id"]}
-
-    def _citations(self, a: Analysis, f: Filters) -> list[dict]:
-        out = []
-        for ref in a.citations:
-            art = None
-            # The name may carry words before it (我想问民法典第1032条): drop them one at a time.
-            for i in range(max(1, len(ref.law) - 1)):
-                try:
-                    art = article_for_ref(self.kb, ArticleRef(ref.law[i:], ref.number, ref.sub), as_of=f.as_of)
-                    break
-                except (NotFound, KBError):
-                    continue
-            if art is None:
-                continue
-            if art["article_id"] not in {x["article_id"] for x in out}:
-                out.append(art)
-        return out
