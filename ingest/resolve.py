@@ -218,3 +218,21 @@ def _apply_repeals(laws: dict[str, Law], docs: list[DocSummary], today: str) -> 
                 for v in target.versions:
                     if v.status == STATUS_IN_FORCE:
                         v.status = STATUS_REPEALED
+
+
+def identify_by_articles(s: DocSummary, owners_per_hash: list[set[str]]) -> None:
+    """Retitle a document named only by its file name or metadata (which can be wrong) after the law whose
+    articles it reproduces: owners_per_hash holds, for each of its first long articles, the titles of the
+    other (titled) documents with the same text. A clear majority of them, of at least 3, decides."""
+    votes: dict[str, int] = {}
+    for owners in owners_per_hash:
+        for title in owners:
+            votes[title] = votes.get(title, 0) + 1
+    if not votes:
+        return
+    title, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
+    if n >= max(3, len(owners_per_hash) // 2) and law_key(title) != law_key(s.title):
+        wrong = {law_key(s.title)}
+        s.meta["aliases"] = [a for a in s.meta.get("aliases") or [] if law_key(a) not in wrong]
+        s.meta["identified_from"] = s.title
+        s.title = title

@@ -139,3 +139,14 @@ def text_hash(text: str) -> str:
 
 def stable_id(*parts: str, n: int = 12) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:n]
+
+
+def unit_keys(articles: list[Article]) -> list[str]:
+    """Each unit's key, unique within its document: where numbering restarts (an attached 办法), the
+    second 第一条 becomes `<key>~2`, so both are kept and told apart."""
+    seen: dict[str, int] = {}
+    out = []
+    for a in articles:
+        seen[a.key] = seen.get(a.key, 0) + 1
+        out.append(a.key if seen[a.key] == 1 else f"{a.key}~{seen[a.key]}")
+    return out

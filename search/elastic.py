@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lawkb import settings
-from lawkb.ingest.resolve import DocSummary, resolve
+from lawkb.ingest.resolve import DocSummary, identify_by_articles, resolve
 from lawkb.model import KIND_ARTICLE, LOCAL_LEVELS, ParsedDocument, law_key
 from lawkb.regions import normalize_region
 
@@ -526,19 +526,10 @@ class _Build:
             holders = list(self.kb._scan({"bool": {"filter": [{"term": {"doc_type": "doc"}},
                                                               {"terms": {"hashes": hashes}}]}},
                                          index=idx, includes=["seq", "hashes"]))
-            votes: dict[str, int] = {}
-            for h in hashes:
-                owners = {titled[r["seq"]] for r in holders
-                          if r["seq"] != s.doc_id and r["seq"] in titled and h in r["hashes"]}
-                for title in owners:
-                    votes[title] = votes.get(title, 0) + 1
-            if votes:
-                title, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
-                if n >= max(3, len(hashes) // 2) and law_key(title) != law_key(s.title):
-                    wrong = {law_key(s.title)}
-                    s.meta["aliases"] = [a for a in s.meta.get("aliases") or [] if law_key(a) not in wrong]
-                    s.meta["identified_from"] = s.title
-                    s.title = title
+            identify_by_articles(s, [
+                {titled[r["seq"]] for r in holders
+                 if r["seq"] != s.doc_id and r["seq"] in titled and h in r["hashes"]}
+                for h in hashes])
 
     def _article_actions(self, versions: list[str], plan: _Plan, docs: dict[int, dict],
                          doc_updates: dict[int, dict], new_ids: set[str], model: dict) -> Iterator[dict]:

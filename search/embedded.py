@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from lawkb import settings
-from lawkb.ingest.resolve import DocSummary, resolve
-from lawkb.model import KIND_ARTICLE, LOCAL_LEVELS, ParsedDocument, law_key, text_hash
+from lawkb.ingest.resolve import DocSummary, identify_by_articles, resolve
+from lawkb.model import KIND_ARTICLE, LOCAL_LEVELS, ParsedDocument, law_key, text_hash, unit_keys
 from lawkb.regions import normalize_region
 
 from .backend import KBError
@@ -264,20 +264,11 @@ class EmbeddedKB:
             hashes = [r[0] for r in self.conn.execute(
                 "SELECT text_hash FROM units WHERE doc_id=? AND kind='article' AND length(text) > 30 "
                 "ORDER BY seq LIMIT 8", (s.doc_id,))]
-            votes: dict[str, int] = {}
-            for h in hashes:
-                owners = {titled[d] for (d,) in self.conn.execute(
+            identify_by_articles(s, [
+                {titled[d] for (d,) in self.conn.execute(
                     "SELECT DISTINCT doc_id FROM units WHERE text_hash=? AND doc_id != ?", (h, s.doc_id))
-                    if d in titled}
-                for title in owners:
-                    votes[title] = votes.get(title, 0) + 1
-            if votes:
-                title, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
-                if n >= max(3, len(hashes) // 2) and law_key(title) != law_key(s.title):
-                    wrong = {law_key(s.title)}
-                    s.meta["aliases"] = [a for a in s.meta.get("aliases") or [] if law_key(a) not in wrong]
-                    s.meta["identified_from"] = s.title
-                    s.title = title
+                 if d in titled}
+                for h in hashes])
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -467,15 +458,8 @@ class _Batch:
              doc.title, doc.version_date, doc.effective, doc.part, doc.status, n_articles, _j(meta)),
         )
         doc_id = cur.lastrowid
-        seen: dict[str, int] = {}
         rows = []
-        for seq, a in enumerate(doc.articles):
-            key = a.key
-            if key in seen:  # numbering restarted (an attached 办法): keep both, distinguishably
-                seen[key] += 1
-                key = f"{key}~{seen[key]}"
-            else:
-                seen[key] = 1
+        for seq, (a, key) in enumerate(zip(doc.articles, unit_keys(doc.articles), strict=True)):
             rows.append((doc_id, seq, a.kind, key, a.number_text, a.number, a.sub, _j(a.path), a.heading, a.text,
                          _j([{"text": p.text, "items": p.items} for p in a.paragraphs]), a.line_start, a.line_end, a.page_start,
                          a.page_end, text_hash(a.text), None))

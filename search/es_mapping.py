@@ -23,7 +23,7 @@ import re
 from dataclasses import asdict, fields
 from typing import Any
 
-from lawkb.model import KIND_ARTICLE, ParsedDocument, law_key, text_hash
+from lawkb.model import KIND_ARTICLE, ParsedDocument, law_key, text_hash, unit_keys
 
 ARTICLES = "articles"
 DIMS = 512
@@ -98,14 +98,7 @@ def doc_record(doc: ParsedDocument, size: int, seq: int) -> dict:
     meta = {f.name: getattr(doc, f.name) for f in fields(doc) if f.name not in skip}
     meta["history"] = [asdict(ev) for ev in doc.history]
     units = []
-    seen: dict[str, int] = {}
-    for i, a in enumerate(doc.articles):
-        key = a.key
-        if key in seen:  # numbering restarted (an attached 办法): keep both, distinguishably
-            seen[key] += 1
-            key = f"{key}~{seen[key]}"
-        else:
-            seen[key] = 1
+    for i, (a, key) in enumerate(zip(doc.articles, unit_keys(doc.articles), strict=True)):
         units.append({
             "seq": i, "kind": a.kind, "key": key, "number_text": a.number_text, "number": a.number,
             "sub": a.sub, "path": list(a.path), "heading": a.heading, "text": a.text,
