@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lawkb import settings
-from lawkb.model import LEVELS, law_key
+from lawkb.model import LEVELS
 from lawkb.search import query as query_mod
 from lawkb.search.backend import open_kb
 from lawkb.search.contract import Filters, Query
 from lawkb.search.engine import DENSE_WEIGHT, PRIOR_WEIGHT, EmbeddedSearcher
-from lawkb.search.evaluate import evaluate, read_queries
+from lawkb.search.evaluate import evaluate, law_names_of, read_queries
 from lawkb.search.query import analyze
 
 METRICS = ("R@1", "R@5", "R@10", "R@20", "R@100", "MRR@10", "nDCG@10")
@@ -53,15 +53,7 @@ def main() -> None:
     hybrid.search(Query("预热", k=1))
     lexical.search(Query("预热", k=1))
     queries = list(read_queries(args.queries))
-    names: dict[str, set[str]] = {}
-
-    def law_names(title: str) -> set[str]:
-        if title not in names:
-            keys = {law_key(title)}
-            for law in kb.find_laws(title):
-                keys |= {law_key(law["title"]), law_key(law["short_title"]), *(law_key(a) for a in law["aliases"])}
-            names[title] = keys
-        return names[title]
+    law_names = law_names_of(kb)
 
     def via(searcher: EmbeddedSearcher, filters: Filters = NO_FILTERS, dense: float = DENSE_WEIGHT,
             prior: float = PRIOR_WEIGHT):

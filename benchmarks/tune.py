@@ -14,11 +14,10 @@ import itertools
 import time
 from pathlib import Path
 
-from lawkb.model import law_key
 from lawkb.search.backend import open_kb
 from lawkb.search.contract import Query
 from lawkb.search.engine import EmbeddedSearcher
-from lawkb.search.evaluate import evaluate, read_queries
+from lawkb.search.evaluate import evaluate, law_names_of, read_queries
 
 
 def main() -> None:
@@ -32,15 +31,7 @@ def main() -> None:
     kb = open_kb(args.kb)
     s = EmbeddedSearcher(kb, use_model=not args.lexical)
     s.search(Query("预热", k=1))
-    names: dict[str, set[str]] = {}
-
-    def law_names(title: str) -> set[str]:
-        if title not in names:
-            keys = {law_key(title)}
-            for law in kb.find_laws(title):
-                keys |= {law_key(law["title"]), law_key(law["short_title"]), *(law_key(a) for a in law["aliases"])}
-            names[title] = keys
-        return names[title]
+    law_names = law_names_of(kb)
 
     def run(q: str):
         t0 = time.perf_counter()

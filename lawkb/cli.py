@@ -327,23 +327,13 @@ def eval_cmd(queries_path, kb_locator, k, run_out, region, lexical_only, as_json
     """Recall, MRR, nDCG and latency of search on judged questions."""
     import time
 
-    from lawkb.model import law_key
     from lawkb.search.backend import open_searcher
     from lawkb.search.contract import Filters, Query
-    from lawkb.search.evaluate import evaluate, read_queries
+    from lawkb.search.evaluate import evaluate, law_names_of, read_queries
 
     kb = _open(kb_locator)
     searcher = open_searcher(kb, use_model=not lexical_only)
-    names: dict[str, set[str]] = {}
-
-    def law_names(title: str) -> set[str]:
-        if title not in names:
-            found = kb.find_laws(title)
-            keys = {law_key(title)}
-            for law in found:
-                keys |= {law_key(law["title"]), law_key(law["short_title"]), *(law_key(x) for x in law["aliases"])}
-            names[title] = keys
-        return names[title]
+    law_names = law_names_of(kb)
 
     def run(question: str):
         t0 = time.perf_counter()

@@ -97,3 +97,19 @@ def evaluate(search: Callable[[str], tuple[list[dict], float]], queries: list[Ju
         "queries": len(lat),
     })
     return result
+
+
+def law_names_of(kb) -> Callable[[str], set[str]]:
+    """title -> every key its law is known by in kb (title, short title, aliases), cached: how a judged
+    name such as 《劳动合同法》 is matched to a hit's full title."""
+    names: dict[str, set[str]] = {}
+
+    def law_names(title: str) -> set[str]:
+        if title not in names:
+            keys = {law_key(title)}
+            for law in kb.find_laws(title):
+                keys |= {law_key(law["title"]), law_key(law["short_title"]), *(law_key(a) for a in law["aliases"])}
+            names[title] = keys
+        return names[title]
+
+    return law_names

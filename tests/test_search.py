@@ -149,3 +149,38 @@ def test_lexical_mode_without_a_model(search_kb):
     s = EmbeddedSearcher(kb, use_model=False)
     result = s.search(Query("物业服务合同"))
     assert result.mode == "lexical" and result.hits and any("lexical search only" in n for n in result.notes)
+
+
+def test_eval_command_metrics_and_run_file(search_kb, model_dir, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from lawkb.cli import main
+
+    kb, _ = search_kb
+    privacy = kb.article(kb.find_laws("民法典")[0]["law_id"], 1032)
+    lease = kb.article(kb.find_laws("民法典")[0]["law_id"], 703)
+    queries = tmp_path / "q.jsonl"
+    rows = [
+        # judged by text: the cited article is pinned first
+        {"id": 1, "question": "民法典第1032条", "relevant": {"民法典第1032条": privacy["text"]}},
+        # judged by name only (text differs): law name + article number is the fallback
+        {"id": 2, "question": "民法典第703条规定了什么", "relevant": {"《民法典》第七百零三条": "另一版本的文字"}},
+        # a text the KB does not hold: never found
+        {"id": 3, "question": "小区业主大会", "relevant": {"某法第1条": "本法不存在于知识库"}},
+    ]
+    queries.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    monkeypatch.setenv("LAWKB_MODEL", str(model_dir))
+    run = tmp_path / "run.jsonl"
+    result = CliRunner().invoke(main, ["eval", "--queries", str(queries), "--kb", str(kb.path), "--k", "20",
+                                       "--run", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.output)
+    assert {"R@1", "R@5", "R@10", "R@20", "R@100", "MRR@10", "nDCG@10", "p50_ms", "p95_ms"} <= m.keys()
+    assert m["mode"] == "hybrid" and m["queries"] == 3
+    assert m["R@1"] == pytest.approx(2 / 3, abs=1e-3) and m["MRR@10"] == pytest.approx(2 / 3, abs=1e-3)
+    lines = [json.loads(line) for line in run.read_text(encoding="utf-8").splitlines()]
+    assert [x["id"] for x in lines] == [1, 2, 3] and all(0 < len(x["hits"]) <= 20 for x in lines)
+    assert set(lines[0]["hits"][0]) == {"law_title", "article_no", "text"}
+    assert lines[0]["hits"][0]["text"] == privacy["text"] and lines[1]["hits"][0]["text"] == lease["text"]
