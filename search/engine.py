@@ -14,10 +14,11 @@ from lawkb.regions import normalize_region
 
 from . import snapshot as snapshots
 from .cited import cited_articles, law_ids
-from .contract import Filters, Hit, Query, QueryError, SearchResult, Why
+from .contract import Filters, Query, QueryError, SearchResult
 from .fusion import rrf
+from .hits import hit_from_article
 from .query import Analysis, analyze
-from .snippets import compile_terms, highlight
+from .snippets import compile_terms
 
 DEPTH = 200          # candidates each retriever contributes to fusion
 RRF_K = 60
@@ -162,23 +163,15 @@ class EmbeddedSearcher:
             art = self.kb.article_by_id(article_id)
             if art is None:
                 continue
-            matched = [t for t in a.terms if t in art["text"] or t in art["law_title"]]
             sim = float(snap.dense[row] @ qv) if (qv is not None and row is not None) else None
             retrievers = {}
             if row is not None and row in lex_rank:
                 retrievers["lexical"] = lex_rank[row]
             if row is not None and row in dense_rank:
                 retrievers["dense"] = dense_rank[row]
-            hits.append(Hit(
-                article_id=article_id, law_id=art["law_id"], law_title=art["law_title"],
-                article_no=art["article_no"], text=art["text"], score=round(float(score), 6),
-                level=art["level"], status=art["status"], region=art["region"], path=art["path"],
-                version_date=art["version_date"], effective=art["effective"],
-                snippet_html=highlight(art["text"], matched, pattern=marker),
-                why=Why(matched_terms=matched, semantic_similarity=None if sim is None else round(sim, 4),
-                        retrievers=retrievers, citation=article_id in pinned_ids),
-                source=art["source"],
-            ))
+            hits.append(hit_from_article(
+                article_id, art, terms=a.terms, score=score, similarity=sim, retrievers=retrievers,
+                citation=article_id in pinned_ids, marker=marker))
         return SearchResult(query=a.text, mode=mode, hits=hits, total=len(ordered), notes=notes,
                             took_ms=(time.perf_counter() - t0) * 1000)
 

@@ -18,13 +18,14 @@ from lawkb.regions import normalize_region
 
 from .backend import KBError
 from .cited import cited_articles, law_ids
-from .contract import Filters, Hit, Query, QueryError, SearchResult, Why
+from .contract import Filters, Query, QueryError, SearchResult
 from .engine import DENSE_WEIGHT, DEPTH, PRIOR_WEIGHT, RRF_K
 from .es_mapping import date_int
 from .fusion import rrf
+from .hits import hit_from_article
 from .lexical import BM25Params
 from .query import Analysis, analyze
-from .snippets import compile_terms, highlight
+from .snippets import compile_terms
 
 NUM_CANDIDATES = 1000   # HNSW candidates per shard for the kNN list (exact search scores every row)
 _PARAMS = BM25Params()
@@ -162,7 +163,6 @@ class ElasticSearcher:
             art = found.get(article_id)
             if art is None:
                 continue
-            matched = [t for t in a.terms if t in art["text"] or t in art["law_title"]]
             vec = art.get("vector")
             sim = float(np.asarray(vec, dtype=np.float32) @ qv) if (qv is not None and vec) else None
             retrievers = {}
@@ -170,16 +170,9 @@ class ElasticSearcher:
                 retrievers["lexical"] = lex_rank[article_id]
             if article_id in dense_rank:
                 retrievers["dense"] = dense_rank[article_id]
-            hits.append(Hit(
-                article_id=article_id, law_id=art["law_id"], law_title=art["law_title"],
-                article_no=art["article_no"], text=art["text"], score=round(float(score), 6),
-                level=art["level"], status=art["status"], region=art["region"], path=art["path"],
-                version_date=art["version_date"], effective=art["effective"],
-                snippet_html=highlight(art["text"], matched, pattern=marker),
-                why=Why(matched_terms=matched, semantic_similarity=None if sim is None else round(sim, 4),
-                        retrievers=retrievers, citation=article_id in pinned_ids),
-                source=art["source"],
-            ))
+            hits.append(hit_from_article(
+                article_id, art, terms=a.terms, score=score, similarity=sim, retrievers=retrievers,
+                citation=article_id in pinned_ids, marker=marker))
         return SearchResult(query=a.text, mode=mode, hits=hits, total=len(ordered), notes=notes,
                             took_ms=(time.perf_counter() - t0) * 1000)
 
