@@ -150,3 +150,15 @@ def unit_keys(articles: list[Article]) -> list[str]:
         seen[a.key] = seen.get(a.key, 0) + 1
         out.append(a.key if seen[a.key] == 1 else f"{a.key}~{seen[a.key]}")
     return out
+
+
+def split_parts_in_order(articles: list[dict]) -> list[dict]:
+    """Articles of one version, as dicts with doc_id, seq and number: a law split over several files
+    (民法典's parts) comes in article order, whatever order its files were read in."""
+    if len({a["doc_id"] for a in articles}) > 1:
+        first: dict[int, int] = {}
+        for a in articles:
+            if a["number"] is not None:
+                first.setdefault(a["doc_id"], a["number"])
+        articles.sort(key=lambda a: (first.get(a["doc_id"], 0), a["seq"]))
+    return articles

@@ -19,7 +19,7 @@ from typing import Any
 
 from lawkb import settings
 from lawkb.ingest.resolve import DocSummary, identify_by_articles, resolve
-from lawkb.model import KIND_ARTICLE, LOCAL_LEVELS, ParsedDocument, law_key
+from lawkb.model import KIND_ARTICLE, LOCAL_LEVELS, ParsedDocument, law_key, split_parts_in_order
 from lawkb.regions import normalize_region
 
 from . import es_mapping as m
@@ -275,13 +275,7 @@ class ElasticKB:
             {"bool": {"filter": [{"term": {"doc_type": "article"}}, {"term": {"version_id": version_id}}]}},
             excludes=m.ARTICLE_HIDDEN)]
         out.sort(key=lambda a: (a.get("part") is not None, a["doc_id"], a["seq"]))
-        if len({a["doc_id"] for a in out}) > 1:
-            first: dict[int, int] = {}
-            for a in out:
-                if a["number"] is not None:
-                    first.setdefault(a["doc_id"], a["number"])
-            out.sort(key=lambda a: (first.get(a["doc_id"], 0), a["seq"]))
-        return out
+        return split_parts_in_order(out)
 
     def sources_matching(self, pattern: str) -> list[str]:
         law_ids = [r["law_id"] for r in self.find_laws(pattern)] if pattern.strip() else []

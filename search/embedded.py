@@ -18,7 +18,15 @@ from typing import Any
 
 from lawkb import settings
 from lawkb.ingest.resolve import DocSummary, identify_by_articles, resolve
-from lawkb.model import KIND_ARTICLE, LOCAL_LEVELS, ParsedDocument, law_key, text_hash, unit_keys
+from lawkb.model import (
+    KIND_ARTICLE,
+    LOCAL_LEVELS,
+    ParsedDocument,
+    law_key,
+    split_parts_in_order,
+    text_hash,
+    unit_keys,
+)
 from lawkb.regions import normalize_region
 
 from .backend import KBError
@@ -396,15 +404,7 @@ class EmbeddedKB:
         rows = self.conn.execute(
             self._ARTICLE_SQL + " WHERE u.version_id=? ORDER BY d.part IS NOT NULL, u.doc_id, u.seq", (version_id,)
         ).fetchall()
-        out = [self._article_dict(r) for r in rows]
-        # Parts of a split law come in article order, not in the order their files were read.
-        if len({a["doc_id"] for a in out}) > 1:
-            first = {}
-            for a in out:
-                if a["number"] is not None:
-                    first.setdefault(a["doc_id"], a["number"])
-            out.sort(key=lambda a: (first.get(a["doc_id"], 0), a["seq"]))
-        return out
+        return split_parts_in_order([self._article_dict(r) for r in rows])
 
     def sources_matching(self, pattern: str) -> list[str]:
         rows = self.conn.execute(

@@ -605,8 +605,26 @@ def download_model(dest: str | os.PathLike | None = None, *, notes: list[str] | 
     raise DownloadError("could not download the model: " + "; ".join(failures))
 
 
+
+class LazyModel:
+    """Mixin for searchers: the embedding model, resolved on first use from local places only (a query
+    never downloads), with the reasons kept when there is none so results can say why search is lexical."""
+
+    def _init_model(self, encoder, use_model: bool) -> None:
+        self._encoder = encoder
+        self._use_model = use_model
+        self._resolved = encoder is not None
+        self._model_notes: list[str] = []
+
+    def encoder(self):
+        if not self._resolved and self._use_model:
+            self._encoder = resolve_model(allow_download=False)
+            self._model_notes = [] if self._encoder else list(last_resolution_notes())
+            self._resolved = True
+        return self._encoder if self._use_model else None
+
 __all__ = [
     "BGE_ZH_QUERY_PREFIX", "DownloadError", "Encoder", "OnnxEncoder", "SentenceTransformerEncoder",
     "cache_dir", "default_model_cache", "download_model", "last_resolution_notes", "offline", "onnx_files",
-    "resolve_model", "sentence_transformers_available",
+    "resolve_model", "sentence_transformers_available", "LazyModel",
 ]

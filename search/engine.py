@@ -15,6 +15,7 @@ from lawkb.regions import normalize_region
 from . import snapshot as snapshots
 from .cited import cited_articles, law_ids
 from .contract import Filters, Query, QueryError, SearchResult
+from .encoder import LazyModel
 from .fusion import rrf
 from .hits import hit_from_article
 from .query import Analysis, analyze
@@ -28,15 +29,12 @@ _CASE = LEVELS.index("案例")
 _LOCAL = [LEVELS.index(x) for x in LOCAL_LEVELS]
 
 
-class EmbeddedSearcher:
+class EmbeddedSearcher(LazyModel):
     """Implements the search contract over an EmbeddedKB. Thread-safe for concurrent searches."""
 
     def __init__(self, kb, *, encoder=None, use_model: bool = True) -> None:
         self.kb = kb
-        self._encoder = encoder
-        self._use_model = use_model
-        self._resolved = encoder is not None
-        self._model_notes: list[str] = []
+        self._init_model(encoder, use_model)
         self._snap: snapshots.Snapshot | None = None
         self._lock = threading.Lock()
         self.dense_weight = DENSE_WEIGHT
@@ -45,15 +43,6 @@ class EmbeddedSearcher:
     @property
     def index_dir(self) -> Path:
         return self.kb.path / "index"
-
-    def encoder(self):
-        if not self._resolved and self._use_model:
-            from .encoder import last_resolution_notes, resolve_model
-
-            self._encoder = resolve_model(allow_download=False)
-            self._model_notes = [] if self._encoder else list(last_resolution_notes())
-            self._resolved = True
-        return self._encoder if self._use_model else None
 
     def snapshot(self) -> snapshots.Snapshot:
         with self._lock:

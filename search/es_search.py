@@ -19,6 +19,7 @@ from lawkb.regions import normalize_region
 from .backend import KBError
 from .cited import cited_articles, law_ids
 from .contract import Filters, Query, QueryError, SearchResult
+from .encoder import LazyModel
 from .engine import DENSE_WEIGHT, DEPTH, PRIOR_WEIGHT, RRF_K
 from .es_mapping import date_int
 from .fusion import rrf
@@ -71,29 +72,17 @@ def es_filter(f: Filters, law_ids: set[str] | None = None) -> dict:
     return {"bool": {"filter": must, "must_not": must_not}}
 
 
-class ElasticSearcher:
+class ElasticSearcher(LazyModel):
     """Implements the search contract over an ElasticKB. Thread-safe for concurrent searches."""
 
     def __init__(self, kb, *, encoder=None, use_model: bool = True) -> None:
         self.kb = kb
-        self._encoder = encoder
-        self._use_model = use_model
-        self._resolved = encoder is not None
-        self._model_notes: list[str] = []
+        self._init_model(encoder, use_model)
         self._lock = threading.Lock()
         self._state: tuple[float, str | None, dict, dict[str, float]] | None = None
         self.dense_weight = DENSE_WEIGHT
         self.prior_weight = PRIOR_WEIGHT
         self.num_candidates = NUM_CANDIDATES
-
-    def encoder(self):
-        if not self._resolved and self._use_model:
-            from .encoder import last_resolution_notes, resolve_model
-
-            self._encoder = resolve_model(allow_download=False)
-            self._model_notes = [] if self._encoder else list(last_resolution_notes())
-            self._resolved = True
-        return self._encoder if self._use_model else None
 
     def _generation(self) -> tuple[dict, dict[str, float]]:
         """The live generation's meta record and law popularity, re-read when the alias moves
