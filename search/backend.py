@@ -57,6 +57,9 @@ class KnowledgeBase(Protocol):
 
     def article_by_id(self, article_id: str) -> dict | None: ...
 
+    def articles_by_ids(self, ids: list[str]) -> dict[str, dict]:
+        """The articles of ids that exist, keyed by id, fetched together."""
+
     def articles(self, version_id: str) -> list[dict]: ...
 
     def sources_matching(self, pattern: str) -> list[str]: ...

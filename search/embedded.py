@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
@@ -134,14 +135,14 @@ class EmbeddedKB:
             self.path.mkdir(parents=True, exist_ok=True)
         elif not db.is_file():
             raise KBError(f"{db} is not a file")
-        self.conn = sqlite3.connect(db, timeout=60, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.DatabaseError as exc:
-            raise KBError(f"{db} is not a lawkb database: {exc}") from None
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._db = db
+        # One connection per thread: a connection serialises its statements, and with the site's request
+        # threads sharing one, article lookups ran at a sixth of the single-thread rate (2.5k against
+        # 14k a second with 8 threads). WAL lets the readers go on while one writer commits.
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._connect()
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:
@@ -159,8 +160,33 @@ class EmbeddedKB:
             f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;"
         )
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._db, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise KBError(f"{self._db} is not a lawkb database: {exc}") from None
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._local.conn = conn
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection to the KB (opened on first use)."""
+        conn = getattr(self._local, "conn", None)
+        return conn if conn is not None else self._connect()
+
     def close(self) -> None:
-        self.conn.close()
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
 
     # ---- writing -------------------------------------------------------------------------------
 
@@ -399,6 +425,18 @@ class EmbeddedKB:
     def article_by_id(self, article_id: str) -> dict | None:
         r = self.conn.execute(self._ARTICLE_SQL + " WHERE u.article_id=?", (article_id,)).fetchone()
         return self._article_dict(r) if r else None
+
+    def articles_by_ids(self, ids: list[str]) -> dict[str, dict]:
+        """The articles of ids that exist, by id, in one query (a result page costs one round trip)."""
+        out: dict[str, dict] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):  # under SQLite's host-parameter limit
+            part = unique[start:start + 500]
+            rows = self.conn.execute(
+                self._ARTICLE_SQL + f" WHERE u.article_id IN ({','.join('?' * len(part))})", part).fetchall()
+            for r in rows:
+                out[r["article_id"]] = self._article_dict(r)
+        return out
 
     def articles(self, version_id: str) -> list[dict]:
         rows = self.conn.execute(

@@ -201,6 +201,10 @@ class OnnxEncoder:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle intra-op threads otherwise spin, taking the core from concurrent searches: with 8 threads
+        # encoding queries at once, 461 queries/s without spinning against 338 with it; one thread
+        # encoding passages is level either way (254 vs 256).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(self.onnx_file), sess_options=opts,
                                             providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self.session.get_inputs()]

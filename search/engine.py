@@ -12,6 +12,7 @@ import numpy as np
 from lawkb.model import LEVELS, LOCAL_LEVELS, STATUS_IN_FORCE, STATUSES
 from lawkb.regions import normalize_region
 
+from . import coarse
 from . import snapshot as snapshots
 from .cited import cited_articles, law_ids
 from .contract import Filters, Query, QueryError, SearchResult
@@ -21,6 +22,8 @@ from .hits import hit_from_article
 from .query import Analysis, analyze
 from .snippets import compile_terms
 
+MASK_CACHE = 64       # filter combinations whose row masks are kept per snapshot
+RESCORE_MARGIN = 32   # extra dense candidates re-scored in float64 (see _dense)
 DEPTH = 200          # candidates each retriever contributes to fusion
 RRF_K = 60
 DENSE_WEIGHT = 1.5   # the dense list's weight in RRF (chosen by two-fold CV on STARD dev, docs/search.md)
@@ -39,6 +42,8 @@ class EmbeddedSearcher(LazyModel):
         self._lock = threading.Lock()
         self.dense_weight = DENSE_WEIGHT
         self.prior_weight = PRIOR_WEIGHT
+        self.coarse_min_rows = coarse.MIN_ROWS
+        self.coarse_candidates = coarse.CANDIDATES
 
     @property
     def index_dir(self) -> Path:
@@ -57,13 +62,26 @@ class EmbeddedSearcher(LazyModel):
                         pass  # a read-only KB still searches, it just rebuilds in memory
                 enc = self.encoder()
                 if enc is not None:
-                    snapshots.attach_dense(snap, self.kb.conn, enc.model_id, enc.dim, self.index_dir)
+                    snapshots.attach_dense(snap, self.kb.conn, enc.model_id, enc.dim, self.index_dir,
+                                           coarse_min_rows=self.coarse_min_rows)
                 self._snap = snap
             return self._snap
 
     # ---- filters -------------------------------------------------------------------------------
 
     def mask(self, snap: snapshots.Snapshot, f: Filters) -> np.ndarray:
+        """Rows that pass the filters: read-only, and cached on the snapshot, since most searches share
+        a few filter combinations and building one costs more than scoring the lexical index."""
+        m = snap.masks.get(f)
+        if m is None:
+            m = self._build_mask(snap, f)
+            m.flags.writeable = False
+            if len(snap.masks) >= MASK_CACHE:
+                snap.masks.clear()
+            snap.masks[f] = m
+        return m
+
+    def _build_mask(self, snap: snapshots.Snapshot, f: Filters) -> np.ndarray:
         m = np.ones(snap.size, dtype=bool)
         statuses = [STATUSES.index(s) for s in f.status]
         if f.as_of:
@@ -148,8 +166,9 @@ class EmbeddedSearcher(LazyModel):
         page = ordered[query.offset:query.offset + query.k]
         marker = compile_terms(list(a.terms))
         hits = []
+        arts = self.kb.articles_by_ids([article_id for article_id, _, _ in page])
         for article_id, score, row in page:
-            art = self.kb.article_by_id(article_id)
+            art = arts.get(article_id)
             if art is None:
                 continue
             sim = float(snap.dense[row] @ qv) if (qv is not None and row is not None) else None
@@ -172,20 +191,29 @@ class EmbeddedSearcher(LazyModel):
         return _top(scores, depth, positive=True)
 
     def _dense(self, snap, qv: np.ndarray, m: np.ndarray, depth: int) -> list[int]:
-        """Exact dot products, over only the row groups the mask touches (the scan is memory-bound:
-        national law alone is under half the rows of a KB with local regulations)."""
+        """The depth best rows by dot product, over only the row groups the mask touches (the scan is
+        memory-bound: national law alone is under half the rows of a KB with local regulations).
+
+        On a large KB the scan reads the coarse projection (coarse.py) and re-scores its candidates with
+        the full vectors. The final order is always by scores summed row by row in float64, so it does
+        not depend on how BLAS happened to split and sum a product."""
+        use_coarse = snap.coarse is not None and snap.coarse_basis is not None
+        mat, vec = (snap.coarse, qv @ snap.coarse_basis) if use_coarse else (snap.dense, qv)
         rows_parts, score_parts = [], []
         for lo, hi in _ranges(snap, m):
             keep = np.flatnonzero(m[lo:hi])
-            part = snap.dense[lo:hi] @ qv
+            part = mat[lo:hi] @ vec
             rows_parts.append(keep + lo)
             score_parts.append(part[keep])
         if not rows_parts:
             return []
         rows, scores = np.concatenate(rows_parts), np.concatenate(score_parts)
-        best = _top(scores, depth, positive=False)
-        return rows[best].tolist()
-
+        wanted = depth + RESCORE_MARGIN
+        cand = rows[_top(scores, max(wanted, self.coarse_candidates) if use_coarse else wanted, positive=False)]
+        if len(cand) > wanted:
+            cand = cand[_top(snap.dense[cand] @ qv, wanted, positive=False)]
+        exact = (snap.dense[cand].astype(np.float64) * qv.astype(np.float64)).sum(axis=1)
+        return cand[np.lexsort((cand, -exact))[:depth]].tolist()
 
 
 def _ranges(snap, m: np.ndarray) -> list[tuple[int, int]]:

@@ -14,7 +14,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,9 @@ class Snapshot:
     dense: np.ndarray | None = None   # float32 n x dim, L2-normalised rows (zeros where missing)
     dense_model: str | None = None
     dense_missing: int = 0
+    coarse: np.ndarray | None = None          # float32 n x coarse.DIMS projection of dense (large KBs)
+    coarse_basis: np.ndarray | None = None    # dim x coarse.DIMS
+    masks: dict = field(default_factory=dict)  # filter rows per Filters, filled by the searcher
 
     @property
     def size(self) -> int:
@@ -174,10 +177,13 @@ def _group(rows):
 
 
 def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str, dim: int,
-                 cache_dir: Path | None = None) -> None:
-    """Fill snap.dense with the stored vectors of model_id, cached as a .npy beside the snapshot."""
+                 cache_dir: Path | None = None, *, coarse_min_rows: int | None = None) -> None:
+    """Fill snap.dense with the stored vectors of model_id, cached as a .npy beside the snapshot, and,
+    for a KB of at least coarse_min_rows rows, snap.coarse (see coarse.py), cached beside it."""
+    from . import coarse
     from .vectors import matrix
 
+    min_rows = coarse.MIN_ROWS if coarse_min_rows is None else coarse_min_rows
     cache = cache_dir / f"dense-{snap.generation}-{_safe(model_id)}.npy" if cache_dir else None
     info = cache.with_suffix(".json") if cache else None
     rows_digest = hashlib.sha1(snap.unit_ids.tobytes()).hexdigest()
@@ -186,6 +192,8 @@ def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str, dim: i
         # Valid only for the same rows in the same order and the same set of vectors.
         if meta.get("vectors") == _vector_count(conn, model_id) and meta.get("rows") == rows_digest:
             snap.dense, snap.dense_model, snap.dense_missing = np.load(cache), model_id, meta["missing"]
+            if snap.size >= min_rows:
+                _attach_coarse(snap, cache.with_suffix(".coarse.npz"))
             return
     mat, missing = matrix(conn, snap.unit_ids, model_id, dim)
     snap.dense, snap.dense_model, snap.dense_missing = mat, model_id, missing
@@ -200,6 +208,32 @@ def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str, dim: i
                                         "rows": rows_digest}))
         except OSError:
             pass  # a read-only KB still searches; it just rebuilds the matrix when opened
+    if snap.size >= min_rows:
+        _attach_coarse(snap, cache.with_suffix(".coarse.npz") if cache else None)
+
+
+def _attach_coarse(snap: Snapshot, cache: Path | None) -> None:
+    """The projection of snap.dense for the scan's first pass; the cache is named after the dense
+    cache it was made from, which is removed and rewritten with it."""
+    from . import coarse
+
+    if cache is not None and cache.exists():
+        try:
+            z = np.load(cache)
+            if z["coarse"].shape == (snap.size, coarse.DIMS):
+                snap.coarse, snap.coarse_basis = z["coarse"], z["basis"]
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+    basis = coarse.fit(snap.dense)
+    snap.coarse, snap.coarse_basis = coarse.project(snap.dense, basis), basis
+    if cache is not None:
+        try:
+            tmp = cache.with_suffix(".tmp.npz")
+            np.savez(tmp, coarse=snap.coarse, basis=basis)
+            os.replace(tmp, cache)
+        except OSError:
+            pass
 
 
 def _vector_count(conn: sqlite3.Connection, model_id: str) -> int:

@@ -42,7 +42,8 @@ def _export_articles() -> tuple[list[dict], str]:
     r = res()
     ids = [x for x in request.args.getlist("id") if x][:MAX_EXPORT]
     if ids:
-        arts = [a for a in (r.kb.article_by_id(i) for i in ids) if a is not None]
+        found = r.kb.articles_by_ids(ids)
+        arts = [found[i] for i in ids if i in found]
         if not arts:
             raise WebError(404, "选中的条文都不存在")
         return arts, "选中的条文"
@@ -51,7 +52,8 @@ def _export_articles() -> tuple[list[dict], str]:
         raise WebError(400, "请先选中条文，或给出查询（参数 id 或 q）")
     k = min(int(request.args.get("k") or 50) if (request.args.get("k") or "").isdigit() else 50, params.MAX_K)
     result = r.searcher.search(Query(q, k=max(k, 1), filters=params.filters(request.args)))
-    arts = [a for a in (r.kb.article_by_id(h.article_id) for h in result.hits) if a is not None]
+    found = r.kb.articles_by_ids([h.article_id for h in result.hits])
+    arts = [found[h.article_id] for h in result.hits if h.article_id in found]
     return arts, f"查询“{q}”的结果"
 
 
