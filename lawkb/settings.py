@@ -30,6 +30,9 @@ SETTINGS: list[Setting] = [
             "Folder holding corpus/lawrefbook, corpus/samples, eval/ and models/ (tests and benchmarks)."),
     Setting("model", "LAWKB_MODEL", "",
             "Embedding model: a local directory (ONNX + tokenizer.json, or a sentence-transformers model)."),
+    Setting("query_adapter", "LAWKB_QUERY_ADAPTER", "auto",
+            "Learned map on query vectors (search/adapter.py): auto (the one shipped for the model in use), "
+            "none, or a path to an adapter file."),
     Setting("cache", "LAWKB_CACHE", "~/.cache/lawkb",
             "Where downloaded models are kept (models/<name>/ below it)."),
     Setting("offline", "LAWKB_OFFLINE", "",

@@ -612,20 +612,34 @@ def download_model(dest: str | os.PathLike | None = None, *, notes: list[str] | 
 
 class LazyModel:
     """Mixin for searchers: the embedding model, resolved on first use from local places only (a query
-    never downloads), with the reasons kept when there is none so results can say why search is lexical."""
+    never downloads), with the reasons kept when there is none so results can say why search is lexical;
+    its query vectors go through the model's query adapter when one applies (adapter.py)."""
 
     def _init_model(self, encoder, use_model: bool) -> None:
-        self._encoder = encoder
+        from .adapter import with_adapter
+
+        self._encoder = with_adapter(encoder)
         self._use_model = use_model
         self._resolved = encoder is not None
         self._model_notes: list[str] = []
 
     def encoder(self):
         if not self._resolved and self._use_model:
-            self._encoder = resolve_model(allow_download=False)
+            from .adapter import with_adapter
+
+            self._encoder = with_adapter(resolve_model(allow_download=False))
             self._model_notes = [] if self._encoder else list(last_resolution_notes())
             self._resolved = True
         return self._encoder if self._use_model else None
+
+    def fusion_weights(self, enc) -> tuple[float, float]:
+        """(dense list weight, prior weight) for RRF: set on the searcher, else chosen with the adapter,
+        else the defaults tuned for the plain model."""
+        from .engine import DENSE_WEIGHT, PRIOR_WEIGHT
+
+        dense = self.dense_weight if self.dense_weight is not None else getattr(enc, "dense_weight", None)
+        prior = self.prior_weight if self.prior_weight is not None else getattr(enc, "prior_weight", None)
+        return (DENSE_WEIGHT if dense is None else dense), (PRIOR_WEIGHT if prior is None else prior)
 
 __all__ = [
     "BGE_ZH_QUERY_PREFIX", "DownloadError", "Encoder", "OnnxEncoder", "SentenceTransformerEncoder",

@@ -40,8 +40,9 @@ class EmbeddedSearcher(LazyModel):
         self._init_model(encoder, use_model)
         self._snap: snapshots.Snapshot | None = None
         self._lock = threading.Lock()
-        self.dense_weight = DENSE_WEIGHT
-        self.prior_weight = PRIOR_WEIGHT
+        # None: the weights chosen with the query adapter, else DENSE_WEIGHT / PRIOR_WEIGHT (fusion_weights)
+        self.dense_weight: float | None = None
+        self.prior_weight: float | None = None
         self.coarse_min_rows = coarse.MIN_ROWS
         self.coarse_candidates = coarse.CANDIDATES
 
@@ -149,11 +150,12 @@ class EmbeddedSearcher(LazyModel):
                 notes.append(f"{snap.dense_missing} of {snap.size} articles have no vector yet (run `lawkb embed`)")
             qv = enc.encode_query(a.text)
             dense_rows = self._dense(snap, qv, m, depth)
-        fused = rrf([lexical_rows, dense_rows], k=RRF_K, weights=[1.0, self.dense_weight]) if dense_rows else \
+        dense_weight, prior_weight = self.fusion_weights(enc)
+        fused = rrf([lexical_rows, dense_rows], k=RRF_K, weights=[1.0, dense_weight]) if dense_rows else \
             [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_rows, start=1)]
-        if self.prior_weight and snap.popularity is not None and fused:
+        if prior_weight and snap.popularity is not None and fused:
             rows = np.array([r for r, _ in fused])
-            boosted = np.array([s for _, s in fused]) + self.prior_weight * snap.popularity[snap.law_row[rows]]
+            boosted = np.array([s for _, s in fused]) + prior_weight * snap.popularity[snap.law_row[rows]]
             order = np.lexsort((np.arange(len(rows)), -boosted))
             fused = [(int(rows[i]), float(boosted[i])) for i in order]
         lex_rank = {r: i for i, r in enumerate(lexical_rows, start=1)}

@@ -20,7 +20,7 @@ from .backend import KBError
 from .cited import cited_articles, law_ids
 from .contract import Filters, Query, QueryError, SearchResult
 from .encoder import LazyModel
-from .engine import DENSE_WEIGHT, DEPTH, PRIOR_WEIGHT, RRF_K
+from .engine import DEPTH, RRF_K
 from .es_mapping import date_int
 from .fusion import rrf
 from .hits import hit_from_article
@@ -80,8 +80,9 @@ class ElasticSearcher(LazyModel):
         self._init_model(encoder, use_model)
         self._lock = threading.Lock()
         self._state: tuple[float, str | None, dict, dict[str, float]] | None = None
-        self.dense_weight = DENSE_WEIGHT
-        self.prior_weight = PRIOR_WEIGHT
+        # None: the weights chosen with the query adapter, else DENSE_WEIGHT / PRIOR_WEIGHT (fusion_weights)
+        self.dense_weight: float | None = None
+        self.prior_weight: float | None = None
         self.num_candidates = NUM_CANDIDATES
 
     def _generation(self) -> tuple[dict, dict[str, float]]:
@@ -130,10 +131,11 @@ class ElasticSearcher(LazyModel):
                              "vector yet (run `lawkb embed`)")
             qv = enc.encode_query(a.text)
         lexical_ids, dense_ids, law_of = self._retrieve(a, flt, qv, depth)
-        fused = rrf([lexical_ids, dense_ids], k=RRF_K, weights=[1.0, self.dense_weight]) if dense_ids else \
+        dense_weight, prior_weight = self.fusion_weights(enc)
+        fused = rrf([lexical_ids, dense_ids], k=RRF_K, weights=[1.0, dense_weight]) if dense_ids else \
             [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_ids, start=1)]
-        if self.prior_weight and fused:
-            boosted = [(aid, s + self.prior_weight * popularity.get(law_of.get(aid, ""), 0.0), i)
+        if prior_weight and fused:
+            boosted = [(aid, s + prior_weight * popularity.get(law_of.get(aid, ""), 0.0), i)
                        for i, (aid, s) in enumerate(fused)]
             boosted.sort(key=lambda x: (-x[1], x[2]))
             fused = [(aid, s) for aid, s, _ in boosted]

@@ -122,12 +122,14 @@ def article_view(r: Resources, art: dict) -> dict:
             "in_force": in_force}
 
 
-def cited_elsewhere(r: Resources, art: dict, law: dict, *, depth: int = 200) -> list:
+def cited_elsewhere(r: Resources, art: dict, law: dict, *, depth: int = 400) -> list:
     """Articles of other laws (and cases) whose text cites this article by the law's name.
 
     Search finds candidates (the citation as the question, every level, no region); each is kept only
     if a reference in its text names this law and this number, so what is listed really cites it.
-    Depth bounds the cost, so a much-cited article may have more citers than are listed."""
+    Depth bounds the cost, so a much-cited article may have more citers than are listed. It is both
+    retrievers' lists together (200 each): a citing text is found by its words, and with the dense list
+    weighted up, a lexical-only candidate can rank below the 200th place of the fused list."""
     if art.get("number") is None:
         return []
     names = {law_key(law["title"]), law_key(law.get("short_title") or law["title"]),
