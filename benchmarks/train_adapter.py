@@ -55,8 +55,7 @@ def collect(kb_path: str, queries: Path, model: str | None) -> dict:
     enc = resolve_model(model, allow_download=False)
     if enc is None:
         raise SystemExit("no embedding model (set LAWKB_MODEL or --model)")
-    s = EmbeddedSearcher(kb, encoder=enc, use_model=True)
-    s._encoder = enc          # the plain model: the adapter is what is being trained
+    s = EmbeddedSearcher(kb, encoder=enc)   # for the snapshot; query vectors below come from the plain model
     snap = s.snapshot()
     if snap.dense is None or snap.dense_missing:
         raise SystemExit(f"{kb_path}: run `lawkb embed` first ({snap.dense_missing} articles lack vectors)")

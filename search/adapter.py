@@ -24,6 +24,8 @@ import numpy as np
 
 from lawkb import settings
 
+from .backend import KBError
+
 SHIPPED = Path(__file__).resolve().parent.parent / "corpus" / "adapters"
 
 
@@ -55,7 +57,7 @@ class QueryAdapter:
     @classmethod
     def load(cls, path: str | Path) -> QueryAdapter:
         path = Path(path)
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             return cls(z["u"], z["v"], meta, path)
 
@@ -93,14 +95,19 @@ class AdaptedEncoder:
 
 def find_adapter(model_id: str, choice: str | None = None) -> QueryAdapter | None:
     """The adapter for model_id under the query_adapter setting: 'auto' (a shipped adapter trained for
-    exactly this model, if any), 'none', or a path to an adapter file (an error if it does not fit)."""
+    exactly this model, if any), 'none', or a path to an adapter file (KBError, with the reason, if it
+    cannot be read or was trained for another model)."""
     choice = settings.get("query_adapter", choice)
     if choice in ("none", "off", ""):
         return None
     if choice != "auto":
-        adapter = QueryAdapter.load(choice)
+        try:
+            adapter = QueryAdapter.load(choice)
+        except (OSError, ValueError, KeyError) as exc:
+            raise KBError(f"query_adapter {choice}: not a readable adapter file ({type(exc).__name__}: {exc})"
+                          ) from None
         if adapter.model_id != model_id:
-            raise ValueError(f"{choice}: adapter trained for {adapter.model_id}, not for {model_id}")
+            raise KBError(f"query_adapter {choice}: trained for {adapter.model_id}, not for {model_id}")
         return adapter
     for path in sorted(SHIPPED.glob("*.npz")):
         try:

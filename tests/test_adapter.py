@@ -12,6 +12,7 @@ from conftest import REPO
 
 from lawkb.model import normalize_text
 from lawkb.search.adapter import SHIPPED, AdaptedEncoder, QueryAdapter, find_adapter, with_adapter
+from lawkb.search.backend import KBError
 from lawkb.search.contract import Query
 from lawkb.search.engine import DENSE_WEIGHT, EmbeddedSearcher
 from lawkb.search.query import analyze
@@ -53,8 +54,13 @@ def test_adapter_applies_only_to_its_own_model(search_kb, monkeypatch, tmp_path)
     assert find_adapter(encoder.model_id, "none") is None
     other = QueryAdapter(found.u, found.v, {**found.meta, "model_id": "another@1"})
     other.save(tmp_path / "other.npz")
-    with pytest.raises(ValueError, match="trained for another@1"):
+    with pytest.raises(KBError, match="trained for another@1"):
         find_adapter(encoder.model_id, str(tmp_path / "other.npz"))
+    (tmp_path / "junk.npz").write_text("not an adapter")
+    with pytest.raises(KBError, match="not a readable adapter file"):
+        find_adapter(encoder.model_id, str(tmp_path / "junk.npz"))
+    with pytest.raises(KBError, match="not a readable adapter file"):
+        find_adapter(encoder.model_id, str(tmp_path / "missing.npz"))
     monkeypatch.setenv("LAWKB_QUERY_ADAPTER", "none")
     assert with_adapter(encoder) is encoder
 
