@@ -12,7 +12,7 @@ relevant articles, its HARD nearest non-relevant articles and RANDOM others, ful
 
 --cv K   K-fold figures on questions the adapter did not see: plain hybrid, adapted dense alone and
          adapted hybrid at each dense weight of DENSE_WEIGHTS. The dense weight written into the
-         adapter is the one with the best mean R@10 here.
+         adapter is the lowest within 0.01 R@10 of the best here (choose_dense_weight).
 --nested as --cv, but each outer fold chooses its dense weight by an inner CV on its own training
          questions, so the adapted-hybrid figure carries no selection on the questions it is scored on.
 Without --out nothing is written. Training takes seconds per fold on 2 cores; the whole nested run a
@@ -180,7 +180,7 @@ def cross_validate(data, k: int, torch, nested: bool) -> dict:
     for f in range(k):
         test = parts[f]
         trn = np.concatenate([parts[g] for g in range(k) if g != f])
-        if nested:  # choose the dense weight on the training questions only
+        if nested:  # choose the dense weight (best R@10) on the training questions only
             inner = np.array_split(trn, 4)
             score = {dw: [] for dw in DENSE_WEIGHTS}
             for g in range(4):
@@ -203,6 +203,15 @@ def cross_validate(data, k: int, torch, nested: bool) -> dict:
     if nested:
         out["dense weights chosen per fold"] = chosen
     return out
+
+
+def choose_dense_weight(report: dict) -> float:
+    """The lowest dense weight whose cross-validated R@10 is within 0.01 of the best. STARD is flat from
+    2.5 to 6 (0.628–0.633), while residents' everyday wording does better with the lexical list (and its
+    lay-to-legal lexicon) weighing more: at 6, 公司拖欠工资不给 led with the 农民工 wage regulation and 房东不退押金
+    with 电子商务法; at 2.5 with 劳动法第五十条 and 民法典第七百五十二条."""
+    r10 = {dw: report[f"adapted hybrid dw {dw}"]["R@10"] for dw in DENSE_WEIGHTS}
+    return min(dw for dw in DENSE_WEIGHTS if r10[dw] >= max(r10.values()) - 0.01)
 
 
 def main() -> None:
@@ -230,8 +239,7 @@ def main() -> None:
         report = cross_validate(data, args.cv or 5, torch, args.nested)
         print(json.dumps(report, ensure_ascii=False, indent=1))
     if args.out:
-        best = max(DENSE_WEIGHTS, key=lambda dw: (report.get(f"adapted hybrid dw {dw}", {}).get("R@10", 0), -dw)) \
-            if report else 4.0
+        best = choose_dense_weight(report) if report else 2.5
         u, v = train(data, list(range(len(data["recs"]))), torch)
         digest = hashlib.sha256(args.queries.read_bytes()).hexdigest()[:16]
         meta = {"model_id": data["model_id"], "rank": RANK, "tau": TAU, "lr": LR, "steps": STEPS, "hard": HARD,
