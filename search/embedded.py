@@ -140,7 +140,7 @@ class EmbeddedKB:
         # threads sharing one, article lookups ran at a sixth of the single-thread rate (2.5k against
         # 14k a second with 8 threads). WAL lets the readers go on while one writer commits.
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
         self._connect()
         self._ensure_schema()
@@ -172,7 +172,13 @@ class EmbeddedKB:
         conn.execute("PRAGMA synchronous=NORMAL")
         self._local.conn = conn
         with self._conns_lock:
-            self._conns.append(conn)
+            # A server that starts a thread per request would otherwise leave one open connection per
+            # request behind: close those of threads that have ended.
+            ended = [c for t, c in self._conns if not t.is_alive()]
+            self._conns = [(t, c) for t, c in self._conns if t.is_alive()]
+            self._conns.append((threading.current_thread(), conn))
+        for c in ended:
+            c.close()
         return conn
 
     @property
@@ -184,7 +190,7 @@ class EmbeddedKB:
     def close(self) -> None:
         with self._conns_lock:
             conns, self._conns = self._conns, []
-        for conn in conns:
+        for _, conn in conns:
             conn.close()
         self._local = threading.local()
 

@@ -118,3 +118,22 @@ def test_each_thread_reads_through_its_own_connection(search_kb):
     assert not errors
     assert len(conns | {id(kb.conn)}) == 5
     assert kb.articles_by_ids([]) == {} and kb.articles_by_ids(["no such id"]) == {}
+
+
+def test_connections_of_ended_threads_are_closed(search_kb):
+    """A thread-per-request server must not leave a connection open per request."""
+    kb, _ = search_kb
+
+    def reader() -> None:
+        kb.article_by_id("no such id")
+
+    for _ in range(20):
+        t = threading.Thread(target=reader)
+        t.start()
+        t.join()
+    kb.article_by_id("no such id")            # this thread: opens nothing new, prunes nothing live
+    t = threading.Thread(target=reader)
+    t.start()
+    t.join()                                  # its connect pruned the 20 ended threads' connections
+    assert sum(1 for th, _ in kb._conns if not th.is_alive()) <= 1
+    assert len(kb._conns) <= 3
