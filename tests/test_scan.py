@@ -135,5 +135,5 @@ def test_connections_of_ended_threads_are_closed(search_kb):
     t = threading.Thread(target=reader)
     t.start()
     t.join()                                  # its connect pruned the 20 ended threads' connections
-    assert sum(1 for th, _ in kb._conns if not th.is_alive()) <= 1
-    assert len(kb._conns) <= 3
+    assert sum(1 for th, _ in kb._conns if not th.is_alive()) <= 1   # only the last reader's
+    assert len(kb._conns) <= len(threading.enumerate()) + 1            # at most one per live thread
