@@ -4,6 +4,8 @@
                                                  [--out corpus/adapters/bge-small-zh-v1.5-int8.npz]
                                                  [--cv 5] [--nested]
 
+The adapter is for the plain model (the fallback when the fine-tuned one cannot be built, search/tuning.py):
+run with LAWKB_ENCODER_TUNING=none, on a KB embedded with the plain model, to reproduce the shipped file.
 Needs PyTorch (the `st` extra, or scripts/st-site) and a KB with the model's vectors; reads only the
 queries file and the KB. For every question: its plain query vector, its lexical top 200 and every
 national article judged relevant (by text, else by law and number, as `lawkb eval` judges). The

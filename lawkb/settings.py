@@ -33,6 +33,10 @@ SETTINGS: list[Setting] = [
     Setting("query_adapter", "LAWKB_QUERY_ADAPTER", "auto",
             "Learned map on query vectors (search/adapter.py): auto (the one shipped for the model in use), "
             "none, or a path to an adapter file."),
+    Setting("encoder_tuning", "LAWKB_ENCODER_TUNING", "auto",
+            "Fine-tuning applied to the embedding model (search/tuning.py): auto (the one shipped for the "
+            "model files in use; built once into the cache), none, or a path to a tuning file. Changing it "
+            "changes the model id, so `lawkb embed` re-embeds."),
     Setting("cache", "LAWKB_CACHE", "~/.cache/lawkb",
             "Where downloaded models are kept (models/<name>/ below it)."),
     Setting("offline", "LAWKB_OFFLINE", "",

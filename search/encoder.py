@@ -32,6 +32,9 @@ Model resolution — ``resolve_model(spec=None, allow_download=False)`` tries, i
    that fails) from the Hugging Face hub over HTTPS; the int8 ONNX file must match a pinned SHA-256;
 5. otherwise ``None``: the caller runs lexical-only search and says so.
 
+An ONNX model found this way is then replaced by its fine-tuned build when a tuning applies (tuning.py,
+setting ``encoder_tuning``): built once from the folder's two ONNX files into ``<cache>/models/<name>+<tuning>``.
+
 Every place looked at and every failure is recorded, in words, in ``last_resolution_notes()`` (a list of
 strings, reset by each call; the last line says which model was chosen or that none was).
 """
@@ -498,6 +501,13 @@ def resolve_model(spec: str | None = None, *, allow_download: bool = False, vari
                 notes.append(f"using {chosen.model_id} (downloaded into {cached})")
     if chosen is None:
         notes.append("no embedding model: search is lexical-only")
+    else:
+        from .tuning import with_tuning
+
+        tuned = with_tuning(chosen, notes)
+        if tuned is not chosen:
+            notes.append(f"using {tuned.model_id} (the fine-tuned {chosen.model_dir.name}, tuning {tuned.tuning})")
+            chosen = tuned
     _LAST_NOTES[:] = notes
     return chosen
 
@@ -640,6 +650,14 @@ class LazyModel:
         dense = self.dense_weight if self.dense_weight is not None else getattr(enc, "dense_weight", None)
         prior = self.prior_weight if self.prior_weight is not None else getattr(enc, "prior_weight", None)
         return (DENSE_WEIGHT if dense is None else dense), (PRIOR_WEIGHT if prior is None else prior)
+
+    def rrf_k(self, enc) -> int:
+        """RRF's k: the one chosen with the fine-tuned model (tuning.py), else RRF_K. A smaller k weighs
+        the first places of each list more, which suits a dense list as strong as the tuned one."""
+        from .engine import RRF_K
+
+        k = getattr(enc, "rrf_k", None)
+        return RRF_K if k is None else int(k)
 
 __all__ = [
     "BGE_ZH_QUERY_PREFIX", "DownloadError", "Encoder", "OnnxEncoder", "SentenceTransformerEncoder",

@@ -151,7 +151,7 @@ class EmbeddedSearcher(LazyModel):
             qv = enc.encode_query(a.text)
             dense_rows = self._dense(snap, qv, m, depth)
         dense_weight, prior_weight = self.fusion_weights(enc)
-        fused = rrf([lexical_rows, dense_rows], k=RRF_K, weights=[1.0, dense_weight]) if dense_rows else \
+        fused = rrf([lexical_rows, dense_rows], k=self.rrf_k(enc), weights=[1.0, dense_weight]) if dense_rows else \
             [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_rows, start=1)]
         if prior_weight and snap.popularity is not None and fused:
             rows = np.array([r for r, _ in fused])

@@ -132,7 +132,7 @@ class ElasticSearcher(LazyModel):
             qv = enc.encode_query(a.text)
         lexical_ids, dense_ids, law_of = self._retrieve(a, flt, qv, depth)
         dense_weight, prior_weight = self.fusion_weights(enc)
-        fused = rrf([lexical_ids, dense_ids], k=RRF_K, weights=[1.0, dense_weight]) if dense_ids else \
+        fused = rrf([lexical_ids, dense_ids], k=self.rrf_k(enc), weights=[1.0, dense_weight]) if dense_ids else \
             [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_ids, start=1)]
         if prior_weight and fused:
             boosted = [(aid, s + prior_weight * popularity.get(law_of.get(aid, ""), 0.0), i)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from lawkb import settings
 
 REPO = Path(__file__).resolve().parent.parent
+# The fine-tuned model is built into the cache on first use: keep the tests' build out of ~/.cache.
+os.environ.setdefault("LAWKB_CACHE", tempfile.mkdtemp(prefix="lawkb-test-cache-"))
 
 
 def shared_dir() -> Path:
@@ -198,6 +201,27 @@ def search_kb(small_corpus, model_dir, tmp_path_factory):
     compute(kb.conn, encoder)
     yield kb, encoder
     kb.close()
+
+
+@pytest.fixture(scope="session")
+def plain_encoder(search_kb, model_dir):
+    """The plain bge-small-zh int8 model (no fine-tuning), its vectors added to search_kb beside the
+    tuned model's: what the query adapter is for."""
+    from lawkb.search.encoder import resolve_model
+    from lawkb.search.vectors import compute
+
+    kb, _ = search_kb
+    before = os.environ.get("LAWKB_ENCODER_TUNING")
+    os.environ["LAWKB_ENCODER_TUNING"] = "none"
+    try:
+        encoder = resolve_model(str(model_dir))
+    finally:
+        if before is None:
+            del os.environ["LAWKB_ENCODER_TUNING"]
+        else:
+            os.environ["LAWKB_ENCODER_TUNING"] = before
+    compute(kb.conn, encoder)
+    return encoder
 
 
 @pytest.fixture(scope="session")

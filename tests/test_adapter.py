@@ -46,8 +46,8 @@ def test_adapter_maths_and_round_trip(tmp_path):
         QueryAdapter(u, v.T, {"model_id": "m@1"})
 
 
-def test_adapter_applies_only_to_its_own_model(search_kb, monkeypatch, tmp_path):
-    _, encoder = search_kb
+def test_adapter_applies_only_to_its_own_model(plain_encoder, monkeypatch, tmp_path):
+    encoder = plain_encoder
     found = find_adapter(encoder.model_id)
     assert found is not None and found.path == SHIPPED_FILE
     assert find_adapter("bge-small-zh-v1.5/model.onnx@000000000000") is None   # fp32 or another model: none
@@ -65,8 +65,8 @@ def test_adapter_applies_only_to_its_own_model(search_kb, monkeypatch, tmp_path)
     assert with_adapter(encoder) is encoder
 
 
-def test_searcher_uses_the_adapter_and_its_fusion_weights(search_kb, monkeypatch):
-    kb, encoder = search_kb
+def test_searcher_uses_the_adapter_and_its_fusion_weights(search_kb, plain_encoder, monkeypatch):
+    kb, encoder = search_kb[0], plain_encoder
     s = EmbeddedSearcher(kb, encoder=encoder)
     enc = s.encoder()
     assert isinstance(enc, AdaptedEncoder) and enc.model_id == encoder.model_id   # stored vectors stay valid
@@ -94,13 +94,13 @@ def _judged_in_kb(kb, shared, limit=60):
     return out[:limit]
 
 
-def test_adapter_ranks_the_chosen_articles_higher(search_kb, shared):
+def test_adapter_ranks_the_chosen_articles_higher(search_kb, plain_encoder, shared):
     """On real questions and the real model, the articles a lawyer chose rank higher among the KB's
     articles with adapted query vectors than with plain ones. (The adapter moves every score: it is
     trained for ranking, so raw cosines fall; the order is what it improves.) The shipped adapter saw
     these questions, so this checks that it is wired and oriented right; the cross-validated figures in
     docs/search.md say how much it generalises."""
-    kb, encoder = search_kb
+    kb, encoder = search_kb[0], plain_encoder
     adapter = find_adapter(encoder.model_id)
     judged = _judged_in_kb(kb, shared)
     assert len(judged) >= 20
@@ -131,11 +131,12 @@ def trainer():
     return mod
 
 
-def test_training_script_fits_and_writes_an_adapter(trainer, search_kb, shared, model_dir, tmp_path,
-                                                    monkeypatch):
+def test_training_script_fits_and_writes_an_adapter(trainer, search_kb, plain_encoder, shared, model_dir,
+                                                    tmp_path, monkeypatch):
     import torch
 
-    kb, encoder = search_kb
+    kb, encoder = search_kb[0], plain_encoder
+    monkeypatch.setenv("LAWKB_ENCODER_TUNING", "none")   # the shipped adapter is for the plain model
     judged = _judged_in_kb(kb, shared, limit=40)
     qfile = tmp_path / "q.jsonl"
     rows = [json.loads(x) for x in (shared / "eval" / "stard-dev.jsonl").read_text(encoding="utf-8").splitlines()]

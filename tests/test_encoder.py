@@ -207,6 +207,8 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("LAWKB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("LAWKB_SHARED", str(tmp_path / "nowhere"))
     monkeypatch.setenv("LAWKB_OFFLINE", "1")
+    # where the model is found, not what is built from it (tests/test_tuning.py)
+    monkeypatch.setenv("LAWKB_ENCODER_TUNING", "none")
     (tmp_path / "cache").mkdir()
     return tmp_path
 

@@ -36,15 +36,21 @@ def lexical_notice(result, embedding: dict | None) -> str | None:
     return "当前仅按关键词检索（语义模型或向量不可用），结果可能不够全面。"
 
 
-def nothing_fits(result) -> bool:
+def nothing_fits(result, floor: float = WEAK_SIMILARITY) -> bool:
     """True when no hit is a real answer: nothing cited, no meaningful word matched, and the meaning
-    match is weak (dense retrieval always returns something, even for nonsense)."""
+    match is weak (dense retrieval always returns something, even for nonsense). floor: the similarity
+    below which a match is weak; each model scores on its own scale, so the fine-tuned one brings its own."""
     for h in result.hits:
         if h.why.citation or any(len(t) >= 2 for t in h.why.matched_terms):
             return False
-        if (h.why.semantic_similarity or 0) >= WEAK_SIMILARITY:
+        if (h.why.semantic_similarity or 0) >= floor:
             return False
     return True
+
+
+def weak_floor(searcher) -> float:
+    floor = getattr(searcher.encoder(), "weak_similarity", None)
+    return WEAK_SIMILARITY if floor is None else float(floor)
 
 
 @bp.get("/")
@@ -61,7 +67,7 @@ def search():
     pages = 0 if result is None else max(1, -(-result.total // size))
     return render_template(
         "search.html", query=query, result=result, page=page, pages=pages, page_size=size, notice=notice,
-        weak=result is not None and nothing_fits(result), examples=EXAMPLES, region_options=r.region_options,
+        weak=result is not None and nothing_fits(result, weak_floor(r.searcher)), examples=EXAMPLES, region_options=r.region_options,
         levels=LEVELS, statuses=STATUSES,
         args=request.args,
     )
