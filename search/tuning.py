@@ -137,7 +137,8 @@ def build(folder: Path, tuning: Tuning, dest: Path, variant: str = "int8") -> Pa
             {k: v for k, v in tuning.meta.items() if k != "onnx_names"} | {"tuning_file": tuning.path.name},
             ensure_ascii=False, indent=1), encoding="utf-8")
         dest.mkdir(exist_ok=True)
-        for f in work.iterdir():
+        # the model file last: its presence is what says the folder is complete
+        for f in sorted(work.iterdir(), key=lambda f: f.suffix == ".onnx"):
             os.replace(f, dest / f.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
