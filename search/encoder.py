@@ -33,7 +33,7 @@ Model resolution — ``resolve_model(spec=None, allow_download=False)`` tries, i
 5. otherwise ``None``: the caller runs lexical-only search and says so.
 
 An ONNX model found this way is then replaced by its fine-tuned build when a tuning applies (tuning.py,
-setting ``encoder_tuning``): built once from the folder's two ONNX files into ``<cache>/models/<name>+<tuning>``.
+setting ``encoder_tuning``): built once from the folder's two ONNX files into ``<cache>/models/<name>+<tuning>-<hash>``.
 
 Every place looked at and every failure is recorded, in words, in ``last_resolution_notes()`` (a list of
 strings, reset by each call; the last line says which model was chosen or that none was).

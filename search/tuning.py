@@ -6,7 +6,7 @@ articles, on a GPU. Only the factors are shipped (corpus/tunings/, a few MB): th
 once on the user's machine from the two ONNX files the model comes as: the fp32 export gives the exact
 weights to correct, the int8 export the graph and its quantisation scheme (per output channel,
 symmetric, scale = max |w| / 64), which the corrected weights are quantised with again. The result goes
-to LAWKB_CACHE/models/<model>+<tuning>/ and is an ordinary ONNX model folder, so everything downstream
+to LAWKB_CACHE/models/<model>+<tuning>-<hash>/ and is an ordinary ONNX model folder, so everything downstream
 (batching, worker processes, both backends) is unchanged; its vectors carry a different model id, so a
 KB embedded with the plain model is re-embedded rather than mixed.
 
@@ -146,8 +146,10 @@ def build(folder: Path, tuning: Tuning, dest: Path, variant: str = "int8") -> Pa
 
 
 def tuned_folder(folder: Path, tuning: Tuning) -> Path:
-    from .encoder import cache_dir
-    return cache_dir() / "models" / f"{folder.name}+{tuning.name}"
+    """Named by the tuning file's content too: a new file under the same name (an upgrade) gets a new
+    build rather than the old one."""
+    from .encoder import cache_dir, file_sha256
+    return cache_dir() / "models" / f"{folder.name}+{tuning.name}-{file_sha256(tuning.path)[:10]}"
 
 
 def with_tuning(encoder, notes: list[str], choice: str | None = None):

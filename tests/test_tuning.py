@@ -152,3 +152,22 @@ def test_copying_the_tuned_folder_keeps_it_usable(built, tmp_path):
     shutil.copytree(built, copy)
     enc = resolve_model(str(copy))
     assert enc.encode_query("房东不退押金").shape == (512,)
+
+
+def test_a_changed_tuning_file_gets_its_own_build(model_dir, tuning, tmp_path, monkeypatch):
+    from lawkb.search.tuning import tuned_folder
+
+    monkeypatch.setenv("LAWKB_CACHE", str(tmp_path / "cache"))
+    copy = tmp_path / tuning.path.name
+    with np.load(tuning.path) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(copy, **arrays)
+    same = Tuning.load(copy)
+    first = next(k for k in arrays if k.endswith("_B"))
+    arrays[first] = arrays[first] * 0
+    changed_path = tmp_path / "v2" / tuning.path.name
+    changed_path.parent.mkdir()
+    np.savez(changed_path, **arrays)
+    changed = Tuning.load(changed_path)
+    assert same.name == changed.name
+    assert tuned_folder(model_dir, same) != tuned_folder(model_dir, changed)
