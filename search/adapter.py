@@ -22,9 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lawkb import settings
-
-from .backend import KBError
+from .shipped import choose
 
 SHIPPED = Path(__file__).resolve().parent.parent / "corpus" / "adapters"
 
@@ -97,26 +95,10 @@ def find_adapter(model_id: str, choice: str | None = None) -> QueryAdapter | Non
     """The adapter for model_id under the query_adapter setting: 'auto' (a shipped adapter trained for
     exactly this model, if any), 'none', or a path to an adapter file (KBError, with the reason, if it
     cannot be read or was trained for another model)."""
-    choice = settings.get("query_adapter", choice)
-    if choice in ("none", "off", ""):
-        return None
-    if choice != "auto":
-        try:
-            adapter = QueryAdapter.load(choice)
-        except (OSError, ValueError, KeyError) as exc:
-            raise KBError(f"query_adapter {choice}: not a readable adapter file ({type(exc).__name__}: {exc})"
-                          ) from None
-        if adapter.model_id != model_id:
-            raise KBError(f"query_adapter {choice}: trained for {adapter.model_id}, not for {model_id}")
-        return adapter
-    for path in sorted(SHIPPED.glob("*.npz")):
-        try:
-            adapter = QueryAdapter.load(path)
-        except (OSError, ValueError, KeyError):
-            continue
-        if adapter.model_id == model_id:
-            return adapter
-    return None
+    def mismatch(adapter: QueryAdapter) -> str | None:
+        return None if adapter.model_id == model_id else f"trained for {adapter.model_id}, not for {model_id}"
+
+    return choose("query_adapter", choice, SHIPPED, QueryAdapter.load, mismatch, "adapter file")
 
 
 def with_adapter(encoder, choice: str | None = None):

@@ -29,6 +29,7 @@ import numpy as np
 from lawkb import settings
 
 from .backend import KBError
+from .shipped import choose
 
 SHIPPED = Path(__file__).resolve().parent.parent / "corpus" / "tunings"
 QMAX = 64.0   # the int8 export's per-channel scale is max|w| / 64 (7-bit range, as ORT's reduce_range)
@@ -70,26 +71,10 @@ class Tuning:
 
 def find_tuning(folder: Path, choice: str | None = None) -> Tuning | None:
     """The tuning for the model in folder under the encoder_tuning setting (see the module docstring)."""
-    choice = settings.get("encoder_tuning", choice)
-    if choice in ("none", "off", ""):
-        return None
-    if choice != "auto":
-        try:
-            tuning = Tuning.load(choice)
-        except (OSError, ValueError, KeyError) as exc:
-            raise KBError(f"encoder_tuning {choice}: not a readable tuning file ({type(exc).__name__}: {exc})"
-                          ) from None
-        if not tuning.fits(folder):
-            raise KBError(f"encoder_tuning {choice}: made for other model files than those in {folder}")
-        return tuning
-    for path in sorted(SHIPPED.glob("*.npz")):
-        try:
-            tuning = Tuning.load(path)
-        except (OSError, ValueError, KeyError):
-            continue
-        if tuning.fits(folder):
-            return tuning
-    return None
+    def mismatch(tuning: Tuning) -> str | None:
+        return None if tuning.fits(folder) else f"made for other model files than those in {folder}"
+
+    return choose("encoder_tuning", choice, SHIPPED, Tuning.load, mismatch, "tuning file")
 
 
 def _arrays(model):
