@@ -96,6 +96,8 @@ def prepare(args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LAWKB_MODEL", str(model_dir))
+    # hard negatives come from the plain model's lists, on a KB embedded with the plain model
+    os.environ["LAWKB_ENCODER_TUNING"] = "none"
     t0 = time.time()
     data = ta.collect(args.kb, Path(args.queries), None)
     nat = data["nat"]
@@ -139,8 +141,9 @@ def prepare(args) -> None:
         dense_top = list(_top(data["dense"] @ r["qv"], 200, positive=False))
         lex = nat.searchsorted(np.asarray(r["lex"][:100], dtype=np.int64)).tolist()
         pools.append([int(x) for x in dict.fromkeys(dense_top + lex) if int(x) not in r["rel"]])
+    # positives sorted: they are found through sets of judged texts, whose order changes from run to run
     meta = {"n_passages": len(nat), "folds": [p.tolist() for p in ta.folds(len(recs), 5, ta.SEED)],
-            "positives": [[int(i) for i in r["rel"]] for r in recs], "pools": pools,
+            "positives": [sorted(int(i) for i in r["rel"]) for r in recs], "pools": pools,
             "onnx_names": names, "model_id": data["model_id"]}
     (out / "meta.json").write_text(json.dumps(meta))
     print(f"{len(nat)} passages ({len(p_flat)} tokens, mean {len(p_flat) / len(nat):.0f}), {len(recs)} questions, "
@@ -369,6 +372,7 @@ def score(args) -> None:
     from lawkb.search.engine import PRIOR_WEIGHT, RRF_K
     from lawkb.search.fusion import rrf
     os.environ.setdefault("LAWKB_MODEL", str(Path(args.model_dir)))
+    os.environ["LAWKB_ENCODER_TUNING"] = "none"   # the lexical lists and judgements, as prepare took them
     data = ta.collect(args.kb, Path(args.queries), None)
     nat = data["nat"]
     runs = np.load(args.runs)

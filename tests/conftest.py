@@ -3,6 +3,7 @@ reason, when it is absent."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -15,7 +16,9 @@ from lawkb import settings
 
 REPO = Path(__file__).resolve().parent.parent
 # The fine-tuned model is built into the cache on first use: keep the tests' build out of ~/.cache.
-os.environ.setdefault("LAWKB_CACHE", tempfile.mkdtemp(prefix="lawkb-test-cache-"))
+if "LAWKB_CACHE" not in os.environ:
+    os.environ["LAWKB_CACHE"] = tempfile.mkdtemp(prefix="lawkb-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["LAWKB_CACHE"], True)
 
 
 def shared_dir() -> Path:
