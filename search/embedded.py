@@ -444,6 +444,16 @@ class EmbeddedKB:
                 out[r["article_id"]] = self._article_dict(r)
         return out
 
+    def unit_terms(self, unit_ids: list[int]) -> dict[int, list[str]]:
+        """The segmented article text of each unit, as indexed (what pseudo-relevance feedback reads)."""
+        out: dict[int, list[str]] = {}
+        for start in range(0, len(unit_ids), 500):
+            part = [int(u) for u in unit_ids[start:start + 500]]
+            for unit_id, terms in self.conn.execute(
+                    f"SELECT unit_id, terms FROM units WHERE unit_id IN ({','.join('?' * len(part))})", part):
+                out[unit_id] = (terms or "").split()
+        return out
+
     def articles(self, version_id: str) -> list[dict]:
         rows = self.conn.execute(
             self._ARTICLE_SQL + " WHERE u.version_id=? ORDER BY d.part IS NOT NULL, u.doc_id, u.seq", (version_id,)

@@ -12,14 +12,15 @@ import numpy as np
 from lawkb.model import LEVELS, LOCAL_LEVELS, STATUS_IN_FORCE, STATUSES
 from lawkb.regions import normalize_region
 
-from . import coarse
+from . import coarse, feedback
 from . import snapshot as snapshots
 from .cited import cited_articles, law_ids
 from .contract import Filters, Query, QueryError, SearchResult
 from .encoder import LazyModel
 from .fusion import rrf
 from .hits import hit_from_article
-from .query import Analysis, analyze
+from .lexical import idf_known
+from .query import analyze
 from .snippets import compile_terms
 
 MASK_CACHE = 64       # filter combinations whose row masks are kept per snapshot
@@ -45,6 +46,7 @@ class EmbeddedSearcher(LazyModel):
         self.prior_weight: float | None = None
         self.coarse_min_rows = coarse.MIN_ROWS
         self.coarse_candidates = coarse.CANDIDATES
+        self.feedback: bool | None = None  # None: as the model decides (LazyModel.feedback_on)
 
     @property
     def index_dir(self) -> Path:
@@ -132,7 +134,8 @@ class EmbeddedSearcher(LazyModel):
         snap = self.snapshot()
         m = self.mask(snap, query.filters)
         depth = max(DEPTH, query.offset + query.k)
-        lexical_rows = self._lexical(snap, a, m, depth)
+        lexical_scores = self._lexical_scores(snap, a.terms, m)
+        lexical_rows = _top(lexical_scores, depth, positive=True) if a.terms else []
         notes = list(a.notes)
         enc = self.encoder()
         dense_rows: list[int] = []
@@ -150,14 +153,18 @@ class EmbeddedSearcher(LazyModel):
                 notes.append(f"{snap.dense_missing} of {snap.size} articles have no vector yet (run `lawkb embed`)")
             qv = enc.encode_query(a.text)
             dense_rows = self._dense(snap, qv, m, depth)
-        dense_weight, prior_weight = self.fusion_weights(enc)
-        fused = rrf([lexical_rows, dense_rows], k=self.rrf_k(enc), weights=[1.0, dense_weight]) if dense_rows else \
-            [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_rows, start=1)]
-        if prior_weight and snap.popularity is not None and fused:
-            rows = np.array([r for r, _ in fused])
-            boosted = np.array([s for _, s in fused]) + prior_weight * snap.popularity[snap.law_row[rows]]
-            order = np.lexsort((np.arange(len(rows)), -boosted))
-            fused = [(int(rows[i]), float(boosted[i])) for i in order]
+        fused = self._fuse(snap, enc, lexical_rows, dense_rows)
+        if dense_rows and a.terms and fused and self.feedback_on(enc):
+            # The first fused ranking, which the dense retriever steers, lends the lexical query the
+            # law's own words (feedback.py); the dense list stands.
+            top = [r for r, _ in fused[:feedback.FEEDBACK_DOCS]]
+            words = self.kb.unit_terms([int(snap.unit_ids[r]) for r in top])
+            expanded = feedback.expand(a.terms, [words.get(int(snap.unit_ids[r]), []) for r in top],
+                                       lambda t: idf_known(snap.lexical, t))
+            added = {t: w for t, w in expanded.items() if t not in a.terms}
+            if added:
+                lexical_rows = _top(lexical_scores + self._lexical_scores(snap, added, m), depth, positive=True)
+                fused = self._fuse(snap, enc, lexical_rows, dense_rows)
         lex_rank = {r: i for i, r in enumerate(lexical_rows, start=1)}
         dense_rank = {r: i for i, r in enumerate(dense_rows, start=1)}
 
@@ -185,12 +192,22 @@ class EmbeddedSearcher(LazyModel):
         return SearchResult(query=a.text, mode=mode, hits=hits, total=len(ordered), notes=notes,
                             took_ms=(time.perf_counter() - t0) * 1000)
 
-    def _lexical(self, snap, a: Analysis, m: np.ndarray, depth: int) -> list[int]:
-        if not a.terms:
-            return []
-        scores, _ = snap.lexical.score(a.terms)
+    def _fuse(self, snap, enc, lexical_rows: list[int], dense_rows: list[int]) -> list[tuple[int, float]]:
+        dense_weight, prior_weight = self.fusion_weights(enc)
+        fused = rrf([lexical_rows, dense_rows], k=self.rrf_k(enc), weights=[1.0, dense_weight]) if dense_rows else \
+            [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_rows, start=1)]
+        if prior_weight and snap.popularity is not None and fused:
+            rows = np.array([r for r, _ in fused])
+            boosted = np.array([s for _, s in fused]) + prior_weight * snap.popularity[snap.law_row[rows]]
+            order = np.lexsort((np.arange(len(rows)), -boosted))
+            fused = [(int(rows[i]), float(boosted[i])) for i in order]
+        return fused
+
+    def _lexical_scores(self, snap, terms: dict[str, float], m: np.ndarray) -> np.ndarray:
+        """BM25F of every row for the weighted terms, 0 outside the mask."""
+        scores, _ = snap.lexical.score(terms)
         scores[~m] = 0.0
-        return _top(scores, depth, positive=True)
+        return scores
 
     def _dense(self, snap, qv: np.ndarray, m: np.ndarray, depth: int) -> list[int]:
         """The depth best rows by dot product, over only the row groups the mask touches (the scan is

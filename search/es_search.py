@@ -8,14 +8,17 @@ are fused by the same pure `fusion.rrf` with the same weights, popularity prior 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from lawkb.model import LEVELS, LOCAL_LEVELS, STATUS_IN_FORCE
 from lawkb.regions import normalize_region
 
+from . import feedback
 from .backend import KBError
 from .cited import cited_articles, law_ids
 from .contract import Filters, Query, QueryError, SearchResult
@@ -25,7 +28,7 @@ from .es_mapping import date_int
 from .fusion import rrf
 from .hits import hit_from_article
 from .lexical import BM25Params
-from .query import Analysis, analyze
+from .query import analyze
 from .snippets import compile_terms
 
 NUM_CANDIDATES = 1000   # HNSW candidates per shard for the kNN list (exact search scores every row)
@@ -84,6 +87,7 @@ class ElasticSearcher(LazyModel):
         self.dense_weight: float | None = None
         self.prior_weight: float | None = None
         self.num_candidates = NUM_CANDIDATES
+        self.feedback: bool | None = None  # None: as the model decides (LazyModel.feedback_on)
 
     def _generation(self) -> tuple[dict, dict[str, float]]:
         """The live generation's meta record and law popularity, re-read when the alias moves
@@ -130,15 +134,16 @@ class ElasticSearcher(LazyModel):
                 notes.append(f"{meta['articles'] - meta['vectors']} of {meta['articles']} articles have no "
                              "vector yet (run `lawkb embed`)")
             qv = enc.encode_query(a.text)
-        lexical_ids, dense_ids, law_of = self._retrieve(a, flt, qv, depth)
-        dense_weight, prior_weight = self.fusion_weights(enc)
-        fused = rrf([lexical_ids, dense_ids], k=self.rrf_k(enc), weights=[1.0, dense_weight]) if dense_ids else \
-            [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_ids, start=1)]
-        if prior_weight and fused:
-            boosted = [(aid, s + prior_weight * popularity.get(law_of.get(aid, ""), 0.0), i)
-                       for i, (aid, s) in enumerate(fused)]
-            boosted.sort(key=lambda x: (-x[1], x[2]))
-            fused = [(aid, s) for aid, s, _ in boosted]
+        lexical_ids, dense_ids, law_of = self._retrieve(a.terms, flt, qv, depth)
+        fused = self._fuse(enc, lexical_ids, dense_ids, law_of, popularity)
+        if dense_ids and a.terms and fused and self.feedback_on(enc):
+            # As in the embedded engine: the first fused ranking lends the lexical query its words.
+            docs, idf = self._feedback_terms([aid for aid, _ in fused[:feedback.FEEDBACK_DOCS]])
+            expanded = feedback.expand(a.terms, docs, idf)
+            if len(expanded) > len(a.terms):
+                lexical_ids, _, more = self._retrieve(expanded, flt, None, depth)
+                law_of.update(more)
+                fused = self._fuse(enc, lexical_ids, dense_ids, law_of, popularity)
         lex_rank = {r: i for i, r in enumerate(lexical_ids, start=1)}
         dense_rank = {r: i for i, r in enumerate(dense_ids, start=1)}
 
@@ -167,12 +172,53 @@ class ElasticSearcher(LazyModel):
         return SearchResult(query=a.text, mode=mode, hits=hits, total=len(ordered), notes=notes,
                             took_ms=(time.perf_counter() - t0) * 1000)
 
-    def _retrieve(self, a: Analysis, flt: dict, qv, depth: int) -> tuple[list[str], list[str], dict[str, str]]:
+    def _fuse(self, enc, lexical_ids: list[str], dense_ids: list[str], law_of: dict[str, str],
+              popularity: dict[str, float]) -> list[tuple[str, float]]:
+        dense_weight, prior_weight = self.fusion_weights(enc)
+        fused = rrf([lexical_ids, dense_ids], k=self.rrf_k(enc), weights=[1.0, dense_weight]) if dense_ids else \
+            [(r, 1.0 / (RRF_K + i)) for i, r in enumerate(lexical_ids, start=1)]
+        if prior_weight and fused:
+            boosted = [(aid, s + prior_weight * popularity.get(law_of.get(aid, ""), 0.0), i)
+                       for i, (aid, s) in enumerate(fused)]
+            boosted.sort(key=lambda x: (-x[1], x[2]))
+            fused = [(aid, s) for aid, s, _ in boosted]
+        return fused
+
+    def _feedback_terms(self, ids: list[str]) -> tuple[list[list[str]], Callable[[str], float | None]]:
+        """The indexed words of these articles, in order, and each word's idf from Elasticsearch's own
+        term statistics with the embedded index's formula. It counts the article text field only (the
+        embedded index counts text, title and headings together), so the two backends may pick
+        slightly different words for the same question."""
+        if not ids:
+            return [], lambda t: None
+        with self.kb._errors("search"):
+            resp = self.kb.es.mtermvectors(index=self.kb.alias, ids=ids, fields=["terms"], term_statistics=True,
+                                           field_statistics=True, positions=False, offsets=False, payloads=False)
+        words: dict[str, list[str]] = {}
+        df: dict[str, int] = {}
+        n = 0
+        for d in resp.get("docs", []):
+            tv = (d.get("term_vectors") or {}).get("terms")
+            if not tv:
+                continue
+            n = max(n, int(tv.get("field_statistics", {}).get("doc_count", 0)))
+            words[d["_id"]] = list(tv.get("terms", {}))
+            for t, st in tv.get("terms", {}).items():
+                df[t] = int(st.get("doc_freq", 0))
+
+        def idf(t: str) -> float | None:
+            f = df.get(t)
+            return math.log1p((n - f + 0.5) / (f + 0.5)) if f else None
+
+        return [words.get(i, []) for i in ids], idf
+
+    def _retrieve(self, terms: dict[str, float], flt: dict, qv, depth: int,
+                  ) -> tuple[list[str], list[str], dict[str, str]]:
         """Lexical and kNN lists in one _msearch; ids best first, and each id's law."""
         searches: list[dict] = []
-        if a.terms:
+        if terms:
             should = [{"combined_fields": {"query": term, "fields": FIELDS, "boost": weight}}
-                      for term, weight in a.terms.items()]
+                      for term, weight in terms.items()]
             searches += [{}, {"query": {"bool": {"filter": [flt], "should": should, "minimum_should_match": 1}},
                               "size": depth, "_source": ["law_id"], "track_total_hits": False}]
         if qv is not None:
@@ -194,7 +240,7 @@ class ElasticSearcher(LazyModel):
                 ids.append(h["_id"])
                 law_of[h["_id"]] = h["_source"]["law_id"]
             lists.append(ids)
-        lexical = lists[0] if a.terms else []
+        lexical = lists[0] if terms else []
         dense = lists[-1] if qv is not None else []
         return lexical, dense, law_of
 

@@ -106,6 +106,12 @@ class LexicalIndex:
         return cls(list(z["terms"]), z["ptr"], z["docs"], z["weights"], z["idf"], int(z["n_docs"][0]))
 
 
+def idf_known(index: LexicalIndex, term: str) -> float | None:
+    """The term's idf, or None where the index has never seen it."""
+    tid = index.vocab.get(term)
+    return float(index.idf[tid]) if tid is not None else None
+
+
 def idf_of(index: LexicalIndex, term: str) -> float:
     tid = index.vocab.get(term)
     return float(index.idf[tid]) if tid is not None else math.log1p(index.n_docs + 0.5)

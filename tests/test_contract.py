@@ -252,3 +252,53 @@ def test_failed_batch_changes_nothing(small_corpus, tmp_path, fresh_kb):
     assert kb.stats() == before
     with pytest.raises(KBError):
         lookup_article(kb, "楼上漏水怎么办")
+
+
+def test_feedback_changes_the_lexical_list_only(backend):
+    """Pseudo-relevance feedback (feedback.py) re-ranks the lexical list; the dense list stands, and the
+    hits still explain themselves with the question's own words."""
+    from lawkb.search.query import analyze
+
+    kb, searcher = backend
+    question = "房东不退押金怎么办"
+    try:
+        searcher.feedback = True
+        a = searcher.search(Query(question, k=100))
+        again = searcher.search(Query(question, k=100))
+        searcher.feedback = False
+        b = searcher.search(Query(question, k=100))
+    finally:
+        searcher.feedback = None
+    assert a.mode == b.mode == "hybrid"
+    assert [h.article_id for h in again.hits] == [h.article_id for h in a.hits]
+    dense_a = {h.article_id: h.why.retrievers.get("dense") for h in a.hits}
+    dense_b = {h.article_id: h.why.retrievers.get("dense") for h in b.hits}
+    assert all(dense_a[x] == dense_b[x] for x in dense_a.keys() & dense_b.keys())
+    lex_a = {h.article_id: h.why.retrievers.get("lexical") for h in a.hits}
+    lex_b = {h.article_id: h.why.retrievers.get("lexical") for h in b.hits}
+    assert lex_a != lex_b
+    asked = set(analyze(question).terms)
+    assert all(set(h.why.matched_terms) <= asked for h in a.hits)
+
+
+def test_feedback_reads_the_same_words_in_both_backends(search_kb, es_search_kb):
+    from lawkb.search.lexical import idf_known
+
+    kb = search_kb[0]
+    es = open_searcher(es_search_kb)
+    emb = open_searcher(kb)
+    snap = emb.snapshot()
+    rows = {aid: i for i, aid in enumerate(snap.article_ids)}
+    ids = [h.article_id for h in emb.search(Query("房东不退押金怎么办", k=20)).hits]
+    words, idf = es._feedback_terms(ids)
+    units = [int(snap.unit_ids[rows[i]]) for i in ids]
+    mine = kb.unit_terms(units)
+    assert [set(w) for w in words] == [set(mine[u]) for u in units]
+    # idf from each index's own statistics: Elasticsearch's over the article text field, the embedded
+    # index's over text, title and headings together. Values differ; the order of rarity must agree.
+    some = sorted({t for w in words for t in w})
+    es_idf = np.array([idf(t) for t in some])
+    my_idf = np.array([idf_known(snap.lexical, t) for t in some])
+    assert (es_idf > 0).all() and (my_idf > 0).all()
+    rank = lambda x: np.argsort(np.argsort(x))  # noqa: E731
+    assert np.corrcoef(rank(es_idf), rank(my_idf))[0, 1] > 0.8
