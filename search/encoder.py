@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -103,19 +104,55 @@ class Encoder(Protocol):
 
 # ----------------------------------------------------------------------------------------------- helpers
 
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+_SHA_CACHE: dict[str, str] = {}
+_SHA_FILE = "sha256.json"
+
+
+def _sha_key(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+
+
+def _load_sha_cache() -> dict[str, str]:
+    try:
+        data = json.loads((cache_dir() / _SHA_FILE).read_text(encoding="utf-8"))
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _save_sha(key: str, digest: str) -> None:
+    """Adds one digest to the cache file; a cache that cannot be written only costs the next process
+    the hashing again."""
+    try:
+        folder = cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        data = _load_sha_cache()
+        data[key] = digest
+        fd, tmp = tempfile.mkstemp(prefix=".sha256-", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=0)
+        os.replace(tmp, folder / _SHA_FILE)
+    except OSError:
+        pass
 
 
 def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, remembered per (path, size, mtime) within the process."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    """Hex SHA-256 of a file. Remembered by path, size, mtime and inode, within the process and in the
+    cache folder: a model file is 24–95 MB, and every CLI command would otherwise hash it again to
+    name the model (and to check that a tuning fits it). A file rewritten in place with the same size
+    and mtime would fool this, as it fools make; models are replaced, not edited."""
+    key = _sha_key(path)
     if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[key] = h.hexdigest()
+        digest = _load_sha_cache().get(key)
+        if digest is None:
+            h = hashlib.sha256()
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            digest = h.hexdigest()
+            _save_sha(key, digest)
+        _SHA_CACHE[key] = digest
     return _SHA_CACHE[key]
 
 
@@ -668,7 +705,6 @@ class LazyModel:
         if self.feedback is not None:
             return bool(self.feedback)
         return bool(getattr(enc, "feedback", False))
-
 
 __all__ = [
     "BGE_ZH_QUERY_PREFIX", "DownloadError", "Encoder", "OnnxEncoder", "SentenceTransformerEncoder",

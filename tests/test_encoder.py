@@ -472,3 +472,42 @@ def test_sentence_transformer_encoder(st_model_dir, isolated):
 def test_cpu_count_threads(int8):
     # intra-op threads follow the machine; nothing to assert beyond the session existing with them
     assert int8.session.get_session_options().intra_op_num_threads == (os.cpu_count() or 1)
+
+
+def test_file_digests_are_remembered_across_processes_by_stat(tmp_path, monkeypatch):
+    """A new process names the model without hashing its 24-95 MB again: the digest is kept in the
+    cache folder, keyed by path, size, mtime and inode."""
+    import hashlib
+    import os
+
+    from lawkb.search import encoder as enc_mod
+
+    monkeypatch.setenv("LAWKB_CACHE", str(tmp_path / "cache"))
+    f = tmp_path / "model.bin"
+    f.write_bytes(b"first version of the weights")
+    first = enc_mod.file_sha256(f)
+    assert first == hashlib.sha256(b"first version of the weights").hexdigest()
+    assert (tmp_path / "cache" / "sha256.json").is_file()
+    st = f.stat()
+    # same size, same mtime, same inode: taken from the cache file, as a fresh process would
+    with f.open("r+b") as fh:
+        fh.write(b"FIRST")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    enc_mod._SHA_CACHE.clear()
+    assert enc_mod.file_sha256(f) == first
+    # any change of mtime (a new file copied in) is hashed again
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    enc_mod._SHA_CACHE.clear()
+    assert enc_mod.file_sha256(f) == hashlib.sha256(b"FIRST version of the weights").hexdigest()
+
+
+def test_an_unwritable_cache_only_costs_the_hashing(tmp_path, monkeypatch):
+    from lawkb.search import encoder as enc_mod
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("LAWKB_CACHE", str(blocker / "cache"))
+    f = tmp_path / "m.bin"
+    f.write_bytes(b"abc")
+    enc_mod._SHA_CACHE.clear()
+    assert enc_mod.file_sha256(f) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
