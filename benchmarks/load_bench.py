@@ -58,6 +58,12 @@ def start_server(kb: str, port: int, threads: int, log) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its threads, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_healthy(host: str, port: int, timeout: float = 180) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -179,6 +185,8 @@ def main() -> None:
             ids += [h["article_id"] for h in json.loads(warm.getresponse().read())["hits"]]
         stop_at = time.time() + args.duration
         clients = [Client(host, port, qs, stop_at, args.think, seed=i, article_ids=ids) for i in range(args.clients)]
+        server_cpu0 = cpu_seconds(server.pid) if server is not None else None
+        client_cpu0 = time.process_time()
         started = time.time()
         for c in clients:
             c.start()
@@ -186,6 +194,11 @@ def main() -> None:
             c.join()
         elapsed = time.time() - started
         result = summarize([s for c in clients for s in c.samples], elapsed)
+        # CPU per request shows where two shared cores go: the server's work or the load generator's.
+        n = max(1, result["requests"])
+        result["client_cpu_ms_per_request"] = round((time.process_time() - client_cpu0) * 1000 / n, 2)
+        if server_cpu0 is not None:
+            result["server_cpu_ms_per_request"] = round((cpu_seconds(server.pid) - server_cpu0) * 1000 / n, 2)
         result.update({"clients": args.clients, "duration_s": round(elapsed, 1), "think_s": args.think,
                        "kb": args.kb if not args.url else args.url, "server_threads": args.threads,
                        "startup_s": round(startup, 1), "cpus": os.cpu_count()})
@@ -207,6 +220,8 @@ def main() -> None:
           f"{result['requests']} requests ({result['throughput_rps']}/s), errors {result['errors']} "
           f"{result['error_statuses'] or ''}")
     print(f"latency ms: p50 {result['p50_ms']}  p95 {result['p95_ms']}  p99 {result['p99_ms']}  max {result['max_ms']}")
+    print(f"CPU per request: server {result.get('server_cpu_ms_per_request', '-')} ms, "
+          f"load generator {result['client_cpu_ms_per_request']} ms")
     for kind, b in result["by_kind"].items():
         print(f"  {kind:8s} n={b['requests']:6d} errors={b['errors']}  p50 {b['p50_ms']}  p95 {b['p95_ms']}")
 
