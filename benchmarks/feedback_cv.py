@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--config", default="r64", help="Which configuration's lists in runs.npz.")
     ap.add_argument("--queries", default=str(shared / "eval" / "stard-dev.jsonl"))
     ap.add_argument("--model-dir", default=str(shared / "models" / "bge-small-zh-v1.5"))
+    ap.add_argument("--no-grid", action="store_true", help="Only the shipped settings (seconds, not minutes).")
     args = ap.parse_args()
 
     os.environ.setdefault("LAWKB_MODEL", args.model_dir)
@@ -124,6 +125,8 @@ def main() -> None:
     show(f"{args.config} held-out, RRF k {k_tuned}, dense weight {dw_tuned}", per_query(first).mean(0))
     show("  + feedback (shipped settings)",
          per_query([with_feedback(i, first[i], dense[i], k_tuned, dw_tuned) for i in idx]).mean(0))
+    if args.no_grid:
+        return
     grid = [dict(zip(GRID, values, strict=True)) for values in itertools.product(*GRID.values())]
     per = [per_query([with_feedback(i, first[i], dense[i], k_tuned, dw_tuned, **g) for i in idx]) for g in grid]
     show(f"  + feedback, mean over the grid ({len(grid)} settings)", np.mean([p.mean(0) for p in per], 0))

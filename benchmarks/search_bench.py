@@ -1,6 +1,6 @@
 """Search latency on a built KB: warm queries (the STARD dev questions), k = 10, p50/p95/max.
 
-    python benchmarks/search_bench.py --kb KB [--queries FILE] [--k 10] [--lexical] [--region 北京]
+    python benchmarks/search_bench.py --kb KB [--queries FILE] [--k 10] [--lexical] [--region 北京] [--no-feedback]
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--lexical", action="store_true")
     ap.add_argument("--region")
+    ap.add_argument("--no-feedback", action="store_true", help="Switch pseudo-relevance feedback off.")
     args = ap.parse_args()
     questions = [json.loads(line)["question"] for line in args.queries.open(encoding="utf-8") if line.strip()]
     s = EmbeddedSearcher(open_kb(args.kb), use_model=not args.lexical)
+    if args.no_feedback:
+        s.feedback = False
     s.search(Query(questions[0], k=args.k))  # load snapshot, vectors and model
     times, mode = [], None
     for q in questions:
@@ -35,7 +38,8 @@ def main() -> None:
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     p95 = times[int(0.95 * len(times)) - 1]
-    print(f"{mode}, {len(times)} queries, k={args.k}, region={args.region}: p50 {statistics.median(times):.1f} ms, "
+    fb = "on" if s.feedback_on(s.encoder()) else "off"
+    print(f"{mode} (feedback {fb}), {len(times)} queries, k={args.k}, region={args.region}: p50 {statistics.median(times):.1f} ms, "
           f"p95 {p95:.1f} ms, max {times[-1]:.1f} ms")
 
 
