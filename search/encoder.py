@@ -698,12 +698,17 @@ class LazyModel:
 
     def feedback_on(self, enc) -> bool:
         """Whether the lexical list takes pseudo-relevance feedback (feedback.py): set on the searcher,
-        else on with the fine-tuned model only. On STARD dev it lifts the fine-tuned model's R@100
+        else by the search_feedback setting, whose default (auto) is on with the fine-tuned model only. On STARD dev it lifts the fine-tuned model's R@100
         0.866 → 0.883 with R@10 and MRR@10 level or better (held-out lists); with the plain model it
         trades the top of the list for depth (R@100 0.821 → 0.827, R@10 0.585 → 0.582, MRR@10
         0.447 → 0.443), and residents read the top (benchmarks/feedback_cv.py)."""
         if self.feedback is not None:
             return bool(self.feedback)
+        choice = str(settings.get("search_feedback") or "auto").strip().lower()
+        if choice in ("on", "1", "true", "yes"):
+            return True
+        if choice in ("off", "0", "false", "no", "none"):
+            return False
         return bool(getattr(enc, "feedback", False))
 
 __all__ = [

@@ -65,10 +65,15 @@ def test_nothing_to_expand_leaves_the_query_as_it_was(top_articles):
     assert feedback.expand(terms, docs, lambda t: None) == terms   # words the index does not know
 
 
-def test_feedback_follows_the_model(search_kb, plain_encoder):
+def test_feedback_follows_the_model_unless_the_setting_says_otherwise(search_kb, plain_encoder, monkeypatch):
     kb, tuned = search_kb
-    assert EmbeddedSearcher(kb, encoder=tuned).feedback_on(tuned)
+    on_tuned = EmbeddedSearcher(kb, encoder=tuned)
     plain = EmbeddedSearcher(kb, encoder=plain_encoder)
+    assert on_tuned.feedback_on(tuned)
     assert not plain.feedback_on(plain.encoder())
-    plain.feedback = True
+    monkeypatch.setenv("LAWKB_SEARCH_FEEDBACK", "off")
+    assert not on_tuned.feedback_on(tuned)
+    monkeypatch.setenv("LAWKB_SEARCH_FEEDBACK", "on")
     assert plain.feedback_on(plain.encoder())
+    plain.feedback = False   # the searcher's own attribute wins over the setting
+    assert not plain.feedback_on(plain.encoder())
