@@ -5,7 +5,8 @@
 `--runs` is what `finetune_encoder.py train` wrote: per configuration, each STARD dev question's dense
 top list from the fold model that did not train on it. This script fuses those lists with the lexical
 list as the engine does (RRF k and dense weight of the shipped tuning, law-popularity prior), then
-with feedback over a grid of its five settings, and reports:
+with feedback over a grid of its five settings — the first page kept from the first ranking, as the
+engine does (--whole-list lets feedback reorder it too) — and reports:
 
 - the fused figures without feedback;
 - with the shipped settings (feedback.py's constants);
@@ -43,6 +44,8 @@ def main() -> None:
     ap.add_argument("--queries", default=str(shared / "eval" / "stard-dev.jsonl"))
     ap.add_argument("--model-dir", default=str(shared / "models" / "bge-small-zh-v1.5"))
     ap.add_argument("--no-grid", action="store_true", help="Only the shipped settings (seconds, not minutes).")
+    ap.add_argument("--whole-list", action="store_true",
+                    help="Let feedback reorder the first page too (the engine keeps it: feedback.KEEP).")
     args = ap.parse_args()
 
     os.environ.setdefault("LAWKB_MODEL", args.model_dir)
@@ -86,6 +89,8 @@ def main() -> None:
         s = np.array([x for _, x in fused]) + PRIOR_WEIGHT * pop[law_row[rows]]
         return rows[np.lexsort((np.arange(len(rows)), -s))]
 
+    keep = None if args.whole_list else feedback.KEEP
+
     def with_feedback(i: int, first: np.ndarray, dense, k, dw, **settings) -> np.ndarray:
         terms = analyses[i].terms
         if not terms or not len(first):
@@ -94,7 +99,14 @@ def main() -> None:
         expanded = feedback.expand(terms, fb, lambda t: idf_known(snap.lexical, t), **settings)
         scores, _ = snap.lexical.score(expanded)
         scores[~in_nat] = 0
-        return fuse(_top(scores, DEPTH, positive=True), dense, k, dw)
+        second = fuse(_top(scores, DEPTH, positive=True), dense, k, dw)
+        if keep is None:
+            return second
+
+        def pairs(rows):
+            return [(int(r), 1.0 / (n + 1)) for n, r in enumerate(rows)]
+
+        return np.array([r for r, _ in feedback.merge(pairs(first), pairs(second), keep=keep)], dtype=np.int64)
 
     def per_query(ranked: list[np.ndarray]) -> np.ndarray:
         return ta.metrics(data, idx, [nat.searchsorted(r).tolist() for r in ranked])
@@ -140,8 +152,14 @@ def main() -> None:
     show("  + feedback, nested 5-fold CV of the settings", held / len(idx))
     for c in chosen:
         print("    chosen:", c)
-    best = max(range(len(grid)), key=lambda j: per[j].mean(0)[:3].sum())
-    print("  chosen on all questions (what feedback.py ships):", grid[best])
+    score = [per[j].mean(0)[:3].sum() for j in range(len(grid))]
+    ties = [grid[j] for j in range(len(grid)) if score[j] == max(score)]
+    print(f"  best on all questions ({len(ties)} settings level):")
+    for g in ties:
+        print("    ", g)
+    print("  feedback.py ships:", {"docs": feedback.FEEDBACK_DOCS, "terms": feedback.FEEDBACK_TERMS,
+                                   "weight": feedback.FEEDBACK_WEIGHT, "min_docs": feedback.MIN_DOCS,
+                                   "rank_offset": feedback.RANK_OFFSET})
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def main() -> None:
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     p95 = times[int(0.95 * len(times)) - 1]
-    fb = "on" if s.feedback_on(s.encoder()) else "off"
+    fb = "on" if s.feedback_on() else "off"
     print(f"{mode} (feedback {fb}), {len(times)} queries, k={args.k}, region={args.region}: p50 {statistics.median(times):.1f} ms, "
           f"p95 {p95:.1f} ms, max {times[-1]:.1f} ms")
 

@@ -696,20 +696,14 @@ class LazyModel:
         k = getattr(enc, "rrf_k", None)
         return RRF_K if k is None else int(k)
 
-    def feedback_on(self, enc) -> bool:
-        """Whether the lexical list takes pseudo-relevance feedback (feedback.py): set on the searcher,
-        else by the search_feedback setting, whose default (auto) is on with the fine-tuned model only. On STARD dev it lifts the fine-tuned model's R@100
-        0.866 → 0.883 with R@10 and MRR@10 level or better (held-out lists); with the plain model it
-        trades the top of the list for depth (R@100 0.821 → 0.827, R@10 0.585 → 0.582, MRR@10
-        0.447 → 0.443), and residents read the top (benchmarks/feedback_cv.py)."""
+    def feedback_on(self) -> bool:
+        """Whether the lexical list takes pseudo-relevance feedback below the first page (feedback.py):
+        the searcher's `feedback` attribute when set, else the search_feedback setting (default on)."""
         if self.feedback is not None:
             return bool(self.feedback)
-        choice = str(settings.get("search_feedback") or "auto").strip().lower()
-        if choice in ("on", "1", "true", "yes"):
-            return True
-        if choice in ("off", "0", "false", "no", "none"):
-            return False
-        return bool(getattr(enc, "feedback", False))
+        choice = str(settings.get("search_feedback") or "on").strip().lower()
+        return choice not in ("off", "0", "false", "no", "none")
+
 
 __all__ = [
     "BGE_ZH_QUERY_PREFIX", "DownloadError", "Encoder", "OnnxEncoder", "SentenceTransformerEncoder",

@@ -46,7 +46,7 @@ class EmbeddedSearcher(LazyModel):
         self.prior_weight: float | None = None
         self.coarse_min_rows = coarse.MIN_ROWS
         self.coarse_candidates = coarse.CANDIDATES
-        self.feedback: bool | None = None  # None: as the model decides (LazyModel.feedback_on)
+        self.feedback: bool | None = None  # None: as the search_feedback setting says (LazyModel.feedback_on)
 
     @property
     def index_dir(self) -> Path:
@@ -154,18 +154,22 @@ class EmbeddedSearcher(LazyModel):
             qv = enc.encode_query(a.text)
             dense_rows = self._dense(snap, qv, m, depth)
         fused = self._fuse(snap, enc, lexical_rows, dense_rows)
-        if dense_rows and a.terms and fused and self.feedback_on(enc):
-            # The first fused ranking, which the dense retriever steers, lends the lexical query the
-            # law's own words (feedback.py); the dense list stands.
+        lex_rank: dict | None = None
+        # A page inside the kept first page would show nothing feedback changed: skip its cost there.
+        if a.terms and fused and query.offset + query.k > feedback.KEEP and self.feedback_on():
+            # The first ranking lends the lexical query the law's own words (feedback.py); the dense
+            # list stands, and so does the first page.
             top = [r for r, _ in fused[:feedback.FEEDBACK_DOCS]]
             words = self.kb.unit_terms([int(snap.unit_ids[r]) for r in top])
             expanded = feedback.expand(a.terms, [words.get(int(snap.unit_ids[r]), []) for r in top],
                                        lambda t: idf_known(snap.lexical, t))
             added = {t: w for t, w in expanded.items() if t not in a.terms}
             if added:
-                lexical_rows = _top(lexical_scores + self._lexical_scores(snap, added, m), depth, positive=True)
-                fused = self._fuse(snap, enc, lexical_rows, dense_rows)
-        lex_rank = {r: i for i, r in enumerate(lexical_rows, start=1)}
+                second = _top(lexical_scores + self._lexical_scores(snap, added, m), depth, positive=True)
+                fused = feedback.merge(fused, self._fuse(snap, enc, second, dense_rows))
+                lex_rank = feedback.lexical_ranks(lexical_rows, second, fused)
+        if lex_rank is None:
+            lex_rank = {r: i for i, r in enumerate(lexical_rows, start=1)}
         dense_rank = {r: i for i, r in enumerate(dense_rows, start=1)}
 
         pinned = cited_articles(self.kb, a, query.filters.as_of)

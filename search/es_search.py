@@ -87,7 +87,7 @@ class ElasticSearcher(LazyModel):
         self.dense_weight: float | None = None
         self.prior_weight: float | None = None
         self.num_candidates = NUM_CANDIDATES
-        self.feedback: bool | None = None  # None: as the model decides (LazyModel.feedback_on)
+        self.feedback: bool | None = None  # None: as the search_feedback setting says (LazyModel.feedback_on)
 
     def _generation(self) -> tuple[dict, dict[str, float]]:
         """The live generation's meta record and law popularity, re-read when the alias moves
@@ -136,15 +136,19 @@ class ElasticSearcher(LazyModel):
             qv = enc.encode_query(a.text)
         lexical_ids, dense_ids, law_of = self._retrieve(a.terms, flt, qv, depth)
         fused = self._fuse(enc, lexical_ids, dense_ids, law_of, popularity)
-        if dense_ids and a.terms and fused and self.feedback_on(enc):
-            # As in the embedded engine: the first fused ranking lends the lexical query its words.
+        lex_rank: dict | None = None
+        if a.terms and fused and query.offset + query.k > feedback.KEEP and self.feedback_on():
+            # As in the embedded engine: the first fused ranking lends the lexical query its words, for
+            # what comes after the first page.
             docs, idf = self._feedback_terms([aid for aid, _ in fused[:feedback.FEEDBACK_DOCS]])
             expanded = feedback.expand(a.terms, docs, idf)
             if len(expanded) > len(a.terms):
-                lexical_ids, _, more = self._retrieve(expanded, flt, None, depth)
+                second, _, more = self._retrieve(expanded, flt, None, depth)
                 law_of.update(more)
-                fused = self._fuse(enc, lexical_ids, dense_ids, law_of, popularity)
-        lex_rank = {r: i for i, r in enumerate(lexical_ids, start=1)}
+                fused = feedback.merge(fused, self._fuse(enc, second, dense_ids, law_of, popularity))
+                lex_rank = feedback.lexical_ranks(lexical_ids, second, fused)
+        if lex_rank is None:
+            lex_rank = {r: i for i, r in enumerate(lexical_ids, start=1)}
         dense_rank = {r: i for i, r in enumerate(dense_ids, start=1)}
 
         pinned = cited_articles(self.kb, a, query.filters.as_of)

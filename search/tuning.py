@@ -166,6 +166,5 @@ def with_tuning(encoder, notes: list[str], choice: str | None = None):
     tuned.dense_weight = tuning.meta.get("dense_weight")
     tuned.rrf_k = tuning.meta.get("rrf_k")
     tuned.weak_similarity = tuning.meta.get("weak_similarity")
-    tuned.feedback = bool(tuning.meta.get("feedback", True))
     tuned.tuning = tuning.name
     return tuned

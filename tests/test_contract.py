@@ -255,8 +255,8 @@ def test_failed_batch_changes_nothing(small_corpus, tmp_path, fresh_kb):
 
 
 def test_feedback_changes_the_lexical_list_only(backend):
-    """Pseudo-relevance feedback (feedback.py) re-ranks the lexical list; the dense list stands, and the
-    hits still explain themselves with the question's own words."""
+    """Pseudo-relevance feedback (feedback.py) re-ranks the lexical list below the first page; the dense
+    list stands, and the hits still explain themselves with the question's own words."""
     from lawkb.search.query import analyze
 
     kb, searcher = backend
@@ -271,6 +271,10 @@ def test_feedback_changes_the_lexical_list_only(backend):
         searcher.feedback = None
     assert a.mode == b.mode == "hybrid"
     assert [h.article_id for h in again.hits] == [h.article_id for h in a.hits]
+    # the first page is the first ranking's; feedback orders what comes after it
+    assert [h.article_id for h in a.hits[:10]] == [h.article_id for h in b.hits[:10]]
+    assert [h.article_id for h in a.hits] != [h.article_id for h in b.hits]
+    assert all(x.score >= y.score for x, y in zip(a.hits, a.hits[1:], strict=False))
     dense_a = {h.article_id: h.why.retrievers.get("dense") for h in a.hits}
     dense_b = {h.article_id: h.why.retrievers.get("dense") for h in b.hits}
     assert all(dense_a[x] == dense_b[x] for x in dense_a.keys() & dense_b.keys())

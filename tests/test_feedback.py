@@ -65,15 +65,40 @@ def test_nothing_to_expand_leaves_the_query_as_it_was(top_articles):
     assert feedback.expand(terms, docs, lambda t: None) == terms   # words the index does not know
 
 
-def test_feedback_follows_the_model_unless_the_setting_says_otherwise(search_kb, plain_encoder, monkeypatch):
-    kb, tuned = search_kb
-    on_tuned = EmbeddedSearcher(kb, encoder=tuned)
-    plain = EmbeddedSearcher(kb, encoder=plain_encoder)
-    assert on_tuned.feedback_on(tuned)
-    assert not plain.feedback_on(plain.encoder())
+def test_feedback_is_on_unless_the_setting_or_the_searcher_says_otherwise(search_kb, monkeypatch):
+    kb, encoder = search_kb
+    s = EmbeddedSearcher(kb, encoder=encoder)
+    monkeypatch.delenv("LAWKB_SEARCH_FEEDBACK", raising=False)
+    assert s.feedback_on()
     monkeypatch.setenv("LAWKB_SEARCH_FEEDBACK", "off")
-    assert not on_tuned.feedback_on(tuned)
-    monkeypatch.setenv("LAWKB_SEARCH_FEEDBACK", "on")
-    assert plain.feedback_on(plain.encoder())
-    plain.feedback = False   # the searcher's own attribute wins over the setting
-    assert not plain.feedback_on(plain.encoder())
+    assert not s.feedback_on()
+    s.feedback = True   # the searcher's own attribute wins over the setting
+    assert s.feedback_on()
+
+
+def test_lexical_mode_takes_feedback_below_the_first_page(search_kb):
+    kb, _ = search_kb
+    on, off = EmbeddedSearcher(kb, use_model=False), EmbeddedSearcher(kb, use_model=False)
+    on.feedback, off.feedback = True, False
+    a, b = on.search(Query(QUESTION, k=60)), off.search(Query(QUESTION, k=60))
+    assert a.mode == b.mode == "lexical"
+    assert [h.article_id for h in a.hits[:10]] == [h.article_id for h in b.hits[:10]]
+    assert [h.article_id for h in a.hits] != [h.article_id for h in b.hits]
+
+
+def test_merge_keeps_the_first_page_and_takes_the_new_order_below_it():
+    first = [("a", 0.9), ("b", 0.8), ("c", 0.7), ("d", 0.6), ("e", 0.5)]
+    second = [("c", 2.0), ("x", 1.9), ("e", 1.5), ("a", 1.0)]
+    out = feedback.merge(first, second, keep=2)
+    assert [i for i, _ in out] == ["a", "b", "c", "x", "e", "d"]   # d: only the first ranking had it
+    scores = [s for _, s in out]
+    assert scores[:2] == [0.9, 0.8]
+    assert all(x >= y for x, y in zip(scores, scores[1:], strict=False))
+    assert feedback.merge(first, [], keep=2) == first
+    assert [i for i, _ in feedback.merge(first, second, keep=0)] == ["c", "x", "e", "a", "b", "d"]
+
+
+def test_lexical_ranks_come_from_the_list_that_placed_each_hit():
+    merged = [("a", 1.0), ("b", 0.9), ("c", 0.5), ("x", 0.4)]
+    ranks = feedback.lexical_ranks(["b", "a", "c"], ["c", "x", "a"], merged, keep=2)
+    assert ranks == {"a": 2, "b": 1, "c": 1, "x": 2}
