@@ -1,4 +1,4 @@
-"""Pseudo-relevance feedback for the lexical retriever: a pure function, shared by every backend.
+"""Pseudo-relevance feedback for the lexical retriever: pure functions, shared by every backend.
 
 A resident's words and the law's words differ (房东 / 出租人, 不退押金 / 返还保证金). After a first
 fused ranking, the articles at its top mostly speak the law's language for the question; words they
