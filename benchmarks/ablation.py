@@ -5,7 +5,7 @@
 Every row runs all questions through the real searcher (search/engine.py) with one part switched off or
 on, and reports the same metrics as `lawkb eval`. The parts: the lay-to-legal lexicon (corpus/lexicon.tsv),
 national-first (no region given: local regulations left out), the law-popularity prior, the dense retriever
-and its weight in fusion. "Dense only" ranks by the bge vectors alone over the same filtered rows.
+and its weight in fusion, pseudo-relevance feedback (off in every row but its own). "Dense only" ranks by the bge vectors alone over the same filtered rows.
 The table in docs/search.md is this script's output on the full LawRefBook KB.
 """
 
@@ -56,9 +56,10 @@ def main() -> None:
     law_names = law_names_of(kb)
 
     def via(searcher: EmbeddedSearcher, filters: Filters = NO_FILTERS, dense: float = DENSE_WEIGHT,
-            prior: float = PRIOR_WEIGHT):
+            prior: float = PRIOR_WEIGHT, feedback: bool = False):
         def run(q: str):
             searcher.dense_weight, searcher.prior_weight = dense, prior
+            searcher.feedback = feedback
             t0 = time.perf_counter()
             hits = [h.to_dict() for h in searcher.search(Query(q, k=100, filters=filters)).hits]
             return hits, (time.perf_counter() - t0) * 1000
@@ -82,6 +83,8 @@ def main() -> None:
         ("hybrid: RRF of BM25F and dense, equal weights, no prior", via(hybrid, dense=1.0, prior=0), True),
         ("+ dense weight 1.5", via(hybrid, prior=0), True),
         ("+ law-popularity prior = default hybrid", via(hybrid), True),
+        ("+ pseudo-relevance feedback below the first page", via(hybrid, feedback=True), True),
+        ("lexical mode + pseudo-relevance feedback below the first page", via(lexical, feedback=True), True),
         ("default hybrid without the lexicon", via(hybrid), False),
         ("default hybrid without national-first", via(hybrid, ALL_BUT_CASES), True),
     ]
