@@ -2,8 +2,8 @@
 
     python benchmarks/ablation.py --kb KB [--queries ../shared/eval/stard-dev.jsonl] [--markdown]
 
-Every row runs all questions through the real searcher (search/engine.py) with one part switched off or
-on, and reports the same metrics as `lawkb eval`. The parts: the lay-to-legal lexicon (corpus/lexicon.tsv),
+Every row runs all questions through the real searcher (search/rank/searcher.py) with one part switched
+off or on, and reports the same metrics as `lawkb eval`. The parts: the lay-to-legal lexicon (corpus/lexicon.tsv),
 national-first (no region given: local regulations left out), the law-popularity prior, the dense retriever
 and its weight in fusion, pseudo-relevance feedback (off in every row but its own). "Dense only" ranks by the bge vectors alone over the same filtered rows.
 The table in docs/search.md is this script's output on the full LawRefBook KB.
@@ -16,14 +16,16 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from lawkb import settings
-from lawkb.model import LEVELS
-from lawkb.search import query as query_mod
-from lawkb.search.backend import open_kb
+from lawkb.core import settings
+from lawkb.core.model import LEVELS
+from lawkb.search import open_kb, open_searcher
 from lawkb.search.contract import Filters, Query
-from lawkb.search.engine import DENSE_WEIGHT, PRIOR_WEIGHT, EmbeddedSearcher
 from lawkb.search.evaluate import evaluate, law_names_of, read_queries
-from lawkb.search.query import analyze
+from lawkb.search.profile import PLAIN
+from lawkb.search.rank import analyze as query_mod
+from lawkb.search.rank.analyze import analyze
+from lawkb.search.rank.filters import resolve_filters
+from lawkb.search.rank.searcher import Searcher
 
 METRICS = ("R@1", "R@5", "R@10", "R@20", "R@100", "MRR@10", "nDCG@10")
 ALL_BUT_CASES = Filters(level=tuple(x for x in LEVELS if x != "案例"))
@@ -48,28 +50,33 @@ def main() -> None:
     args = ap.parse_args()
 
     kb = open_kb(args.kb)
-    hybrid = EmbeddedSearcher(kb)
-    lexical = EmbeddedSearcher(kb, use_model=False)
+    hybrid = open_searcher(kb)
+    lexical = open_searcher(kb, use_model=False)
     hybrid.search(Query("预热", k=1))
     lexical.search(Query("预热", k=1))
     queries = list(read_queries(args.queries))
     law_names = law_names_of(kb)
 
-    def via(searcher: EmbeddedSearcher, filters: Filters = NO_FILTERS, dense: float = DENSE_WEIGHT,
-            prior: float = PRIOR_WEIGHT, feedback: bool = False):
+    def via(searcher: Searcher, filters: Filters = NO_FILTERS, dense: float = PLAIN.dense_weight,
+            prior: float = PLAIN.prior_weight, feedback: bool = False):
+        # The searcher's own profile (its model's RRF k and depth) with this row's weights and feedback,
+        # over the same model and loaded index.
+        use_model = searcher is not lexical
+        row = Searcher(kb, encoder=searcher.encoder(), use_model=use_model, retriever=searcher.retriever,
+                       profile=searcher.profile().with_(dense_weight=dense, prior_weight=prior, feedback=feedback))
+
         def run(q: str):
-            searcher.dense_weight, searcher.prior_weight = dense, prior
-            searcher.feedback = feedback
             t0 = time.perf_counter()
-            hits = [h.to_dict() for h in searcher.search(Query(q, k=100, filters=filters)).hits]
+            hits = [h.to_dict() for h in row.search(Query(q, k=100, filters=filters)).hits]
             return hits, (time.perf_counter() - t0) * 1000
         return run
 
     def dense_only(q: str):
         t0 = time.perf_counter()
-        snap = hybrid.snapshot()
+        rows_of = hybrid.retriever.for_query(resolve_filters(kb, Filters()), hybrid.encoder().model_id)
+        snap = rows_of.snap
         a = analyze(q)
-        rows = hybrid._dense(snap, hybrid.encoder().encode_query(a.text), hybrid.mask(snap, Filters()), 100)
+        rows = rows_of.dense(hybrid.encoder().encode_query(a.text), 100)
         hits = [kb.article_by_id(snap.article_ids[r]) for r in rows]
         return [h for h in hits if h], (time.perf_counter() - t0) * 1000
 

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lawkb import settings
-from lawkb.search.encoder import DEFAULT_MODEL_NAME, OnnxEncoder
+from lawkb.core import settings
+from lawkb.search.encode.files import DEFAULT_MODEL_NAME
+from lawkb.search.encode.onnx import OnnxEncoder
 
 _ARTICLE = re.compile(r"^第[零〇一二三四五六七八九十百千万两\d]+条(之[一二三四五六七八九十]+)?(?=[\s\u3000]|$)")
 _INVISIBLE = str.maketrans("", "", "\u200b\ufeff")

@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the index (prints its locator)")
     args = ap.parse_args()
 
-    from lawkb.search.backend import open_kb, open_searcher
+    from lawkb.search import open_kb, open_searcher
     from lawkb.search.contract import Query
 
     src = open_kb(args.src)
@@ -54,10 +54,11 @@ def main() -> None:
     enc = searcher.encoder()
     searcher.search(Query("预热", k=1))
     from lawkb.search.contract import Filters
-    from lawkb.search.es_search import FIELDS, es_filter
-    from lawkb.search.query import analyze
+    from lawkb.search.rank.analyze import analyze
+    from lawkb.search.rank.filters import resolve_filters
+    from lawkb.search.store.elastic.retrieve import FIELDS, es_filter
 
-    flt = es_filter(Filters())
+    flt = es_filter(resolve_filters(kb, Filters()))
     lat: dict[str, list[float]] = {"lexical": [], "knn": [], "hybrid": []}
     for q in qs:
         a = analyze(q)

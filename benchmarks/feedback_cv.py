@@ -1,4 +1,4 @@
-"""Cross-validated figures for pseudo-relevance feedback (search/feedback.py) on held-out dense lists.
+"""Cross-validated figures for pseudo-relevance feedback (search/rank/feedback.py) on held-out dense lists.
 
     .venv/bin/python benchmarks/feedback_cv.py --kb /tmp/kbfull --runs FT_OUT/runs.npz [--config r64]
 
@@ -52,14 +52,15 @@ def main() -> None:
     os.environ["LAWKB_ENCODER_TUNING"] = "none"   # lexical lists and judgements as prepare took them
     import train_adapter as ta
 
-    from lawkb.search import feedback
-    from lawkb.search.engine import DEPTH, PRIOR_WEIGHT, RRF_K, _top
+    from lawkb.search.encode.tuning import find_tuning
     from lawkb.search.evaluate import read_queries
-    from lawkb.search.fusion import rrf
-    from lawkb.search.lexical import idf_known
-    from lawkb.search.query import analyze
-    from lawkb.search.snapshot import load
-    from lawkb.search.tuning import find_tuning
+    from lawkb.search.profile import PLAIN
+    from lawkb.search.rank import feedback
+    from lawkb.search.rank.analyze import analyze
+    from lawkb.search.rank.fusion import rrf
+    from lawkb.search.store.embedded.lexical import idf_known
+    from lawkb.search.store.embedded.retrieve import top
+    from lawkb.search.store.embedded.snapshot import load
 
     data = ta.collect(args.kb, Path(args.queries), None)
     nat, law_row, pop = data["nat"], data["law_row"], data["popularity"]
@@ -82,11 +83,11 @@ def main() -> None:
 
     def fuse(lex: list[int], dense: list[int] | None, k: int, dw: float) -> np.ndarray:
         lists, weights = ([lex, dense], [1.0, dw]) if dense else ([lex], [1.0])
-        fused = rrf(lists, k=k if dense else RRF_K, weights=weights)
+        fused = rrf(lists, k=k if dense else PLAIN.rrf_k, weights=weights)
         if not fused:
             return np.array([], dtype=np.int64)
         rows = np.array([r for r, _ in fused])
-        s = np.array([x for _, x in fused]) + PRIOR_WEIGHT * pop[law_row[rows]]
+        s = np.array([x for _, x in fused]) + PLAIN.prior_weight * pop[law_row[rows]]
         return rows[np.lexsort((np.arange(len(rows)), -s))]
 
     keep = None if args.whole_list else feedback.KEEP
@@ -99,7 +100,7 @@ def main() -> None:
         expanded = feedback.expand(terms, fb, lambda t: idf_known(snap.lexical, t), **settings)
         scores, _ = snap.lexical.score(expanded)
         scores[~in_nat] = 0
-        second = fuse(_top(scores, DEPTH, positive=True), dense, k, dw)
+        second = fuse(top(scores, PLAIN.depth, positive=True), dense, k, dw)
         if keep is None:
             return second
 
@@ -118,19 +119,19 @@ def main() -> None:
     lex = [data["recs"][i]["lex"] for i in idx]
 
     def lists(name: str) -> list[list[int]]:
-        top = runs[name]
-        return [nat[top[i][top[i] >= 0][:ta.DEPTH]].tolist() for i in idx]
+        tops = runs[name]
+        return [nat[tops[i][tops[i] >= 0][:PLAIN.depth]].tolist() for i in idx]
 
     if "base" in runs.files:
         plain = lists("base")
-        first = [fuse(lex[i], plain[i], RRF_K, 1.5) for i in idx]
+        first = [fuse(lex[i], plain[i], PLAIN.rrf_k, 1.5) for i in idx]
         show("plain model, RRF k 60, dense weight 1.5", per_query(first).mean(0))
         show("  + feedback (shipped settings)",
-             per_query([with_feedback(i, first[i], plain[i], RRF_K, 1.5) for i in idx]).mean(0))
-    first = [fuse(lex[i], None, RRF_K, 1.0) for i in idx]
+             per_query([with_feedback(i, first[i], plain[i], PLAIN.rrf_k, 1.5) for i in idx]).mean(0))
+    first = [fuse(lex[i], None, PLAIN.rrf_k, 1.0) for i in idx]
     show("lexical only", per_query(first).mean(0))
     show("  + feedback (shipped settings)",
-         per_query([with_feedback(i, first[i], None, RRF_K, 1.0) for i in idx]).mean(0))
+         per_query([with_feedback(i, first[i], None, PLAIN.rrf_k, 1.0) for i in idx]).mean(0))
 
     dense = lists(args.config)
     first = [fuse(lex[i], dense[i], k_tuned, dw_tuned) for i in idx]

@@ -83,12 +83,12 @@ def role_key(layer: int, role: str) -> str:
 def prepare(args) -> None:
     from tokenizers import Tokenizer
 
-    from lawkb.search.backend import open_kb
-    from lawkb.search.encoder import BGE_ZH_QUERY_PREFIX
-    from lawkb.search.engine import _top
+    from lawkb.search import open_kb
+    from lawkb.search.encode.encoder import BGE_ZH_QUERY_PREFIX
     from lawkb.search.evaluate import read_queries
-    from lawkb.search.query import analyze
-    from lawkb.search.vectors import embed_text
+    from lawkb.search.rank.analyze import analyze
+    from lawkb.search.store.embedded.retrieve import top
+    from lawkb.search.store.embedded.vectors import embed_text
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import train_adapter as ta
 
@@ -102,8 +102,7 @@ def prepare(args) -> None:
     data = ta.collect(args.kb, Path(args.queries), None)
     nat = data["nat"]
     kb = open_kb(args.kb)
-    from lawkb.search.engine import EmbeddedSearcher
-    snap = EmbeddedSearcher(kb, encoder=None).snapshot()
+    snap = kb.retriever().snapshot()   # only its rows' article ids, in the order ta.collect's rows are in
     ids = [snap.article_ids[r] for r in nat]
     arts = kb.articles_by_ids(ids)
     texts = [embed_text(a["law_title"], a["number_text"], a["kind"], a["text"]) for a in (arts[i] for i in ids)]
@@ -138,7 +137,7 @@ def prepare(args) -> None:
     recs = data["recs"]
     pools = []
     for r in recs:
-        dense_top = list(_top(data["dense"] @ r["qv"], 200, positive=False))
+        dense_top = list(top(data["dense"] @ r["qv"], 200, positive=False))
         lex = nat.searchsorted(np.asarray(r["lex"][:100], dtype=np.int64)).tolist()
         pools.append([int(x) for x in dict.fromkeys(dense_top + lex) if int(x) not in r["rel"]])
     # positives sorted: they are found through sets of judged texts, whose order changes from run to run
@@ -343,8 +342,8 @@ def train(args) -> None:
 # ---- ship (here) --------------------------------------------------------------------------------------
 
 def ship(args) -> None:
-    """Write a LoRA file from `train` as a tuning file for search/tuning.py: fp16 factors, the SHA-256 of
-    the model files they correct, the fusion settings chosen with them and the CV figures."""
+    """Write a LoRA file from `train` as a tuning file for search/encode/tuning.py: fp16 factors, the
+    SHA-256 of the model files they correct, the fusion settings chosen with them and the CV figures."""
     import hashlib
     model_dir = Path(args.model_dir)
     with np.load(args.lora) as z:
@@ -369,8 +368,8 @@ def score(args) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import train_adapter as ta
 
-    from lawkb.search.engine import PRIOR_WEIGHT, RRF_K
-    from lawkb.search.fusion import rrf
+    from lawkb.search.profile import PLAIN
+    from lawkb.search.rank.fusion import rrf
     os.environ.setdefault("LAWKB_MODEL", str(Path(args.model_dir)))
     os.environ["LAWKB_ENCODER_TUNING"] = "none"   # the lexical lists and judgements, as prepare took them
     data = ta.collect(args.kb, Path(args.queries), None)
@@ -379,15 +378,16 @@ def score(args) -> None:
     report = {}
     for name in runs.files:
         top = runs[name]
-        dense_rank = [top[i][top[i] >= 0][:ta.DEPTH].tolist() for i in range(len(top))]
+        dense_rank = [top[i][top[i] >= 0][:PLAIN.depth].tolist() for i in range(len(top))]
         idx = list(range(len(top)))
         report[f"{name} dense"] = ta.metrics(data, idx, dense_rank).mean(0)
         for dw in (1.5, 2.5, 4.0):
             ranked = []
             for i in idx:
-                fused = rrf([data["recs"][i]["lex"], nat[dense_rank[i]].tolist()], k=RRF_K, weights=[1.0, dw])
+                fused = rrf([data["recs"][i]["lex"], nat[dense_rank[i]].tolist()], k=PLAIN.rrf_k,
+                            weights=[1.0, dw])
                 rows = np.array([r for r, _ in fused])
-                s = np.array([x for _, x in fused]) + PRIOR_WEIGHT * data["popularity"][data["law_row"][rows]]
+                s = np.array([x for _, x in fused]) + PLAIN.prior_weight * data["popularity"][data["law_row"][rows]]
                 ranked.append(nat.searchsorted(rows[np.lexsort((np.arange(len(rows)), -s))]).tolist())
             report[f"{name} hybrid dw {dw}"] = ta.metrics(data, idx, ranked).mean(0)
     for k, v in report.items():

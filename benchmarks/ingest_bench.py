@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from lawkb import settings
+from lawkb.core import settings
 from lawkb.ingest.pipeline import ingest
-from lawkb.search.backend import open_kb
+from lawkb.search import open_kb
 
 
 def main() -> None:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from lawkb.search.backend import open_kb
+from lawkb.search import open_kb, open_searcher
 from lawkb.search.contract import Query
-from lawkb.search.engine import EmbeddedSearcher
 
 CIVIL = "中华人民共和国民法典"
 LABOUR_CONTRACT = "中华人民共和国劳动合同法"
@@ -51,7 +50,7 @@ def main() -> None:
     ap.add_argument("--kb", default="kb")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    searcher = EmbeddedSearcher(open_kb(args.kb))
+    searcher = open_searcher(open_kb(args.kb))
     rows = []
     for question, law, article in QUESTIONS:
         result = searcher.search(Query(question, k=100))

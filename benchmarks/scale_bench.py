@@ -22,14 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from lawkb import settings
-from lawkb.search.backend import open_kb
+from lawkb.core import settings
+from lawkb.search import open_kb, open_searcher
 from lawkb.search.contract import Filters
-from lawkb.search.engine import DEPTH, RRF_K, EmbeddedSearcher, _top
 from lawkb.search.evaluate import read_queries
-from lawkb.search.fusion import rrf
-from lawkb.search.lexical import LexicalIndex
-from lawkb.search.query import analyze
+from lawkb.search.profile import PLAIN
+from lawkb.search.rank.analyze import analyze
+from lawkb.search.rank.filters import resolve_filters
+from lawkb.search.rank.fusion import rrf
+from lawkb.search.store.embedded.lexical import LexicalIndex
+from lawkb.search.store.embedded.retrieve import mask as filter_mask
+from lawkb.search.store.embedded.retrieve import top
 
 
 def pct(values: list[float]) -> str:
@@ -76,16 +79,16 @@ def bench(label: str, lexical: LexicalIndex, dense: np.ndarray, mask: np.ndarray
         t0 = time.perf_counter()
         s, _ = lexical.score(terms)
         s[~mask] = 0
-        lex_rows = _top(s, DEPTH, positive=True)
+        lex_rows = top(s, PLAIN.depth, positive=True)
         t1 = time.perf_counter()
         full = dense @ qv
-        top_full = _top(full, DEPTH, positive=False)
+        top_full = top(full, PLAIN.depth, positive=False)
         t2 = time.perf_counter()
         rows = np.concatenate([np.arange(lo, hi)[mask[lo:hi]] for lo, hi in spans])
         part = np.concatenate([(dense[lo:hi] @ qv)[mask[lo:hi]] for lo, hi in spans])
-        dense_rows = rows[_top(part, DEPTH, positive=False)].tolist()
+        dense_rows = rows[top(part, PLAIN.depth, positive=False)].tolist()
         t3 = time.perf_counter()
-        rrf([lex_rows, dense_rows], k=RRF_K, weights=[1.0, 1.5])
+        rrf([lex_rows, dense_rows], k=PLAIN.rrf_k, weights=[1.0, 1.5])
         t4 = time.perf_counter()
         t_lex.append((t1 - t0) * 1000)
         t_full.append((t2 - t1) * 1000)
@@ -94,7 +97,7 @@ def bench(label: str, lexical: LexicalIndex, dense: np.ndarray, mask: np.ndarray
         exact.append(top_full[:100])
     total = [a + c + d for a, c, d in zip(t_lex, t_nat, t_fuse, strict=True)]
     print(f"[{label}] {len(dense):,} rows ({int(mask.sum()):,} national-first), {len(queries)} queries")
-    print(f"  BM25F + top-{DEPTH}            {pct(t_lex)}")
+    print(f"  BM25F + top-{PLAIN.depth}            {pct(t_lex)}")
     print(f"  dense exact, all rows        {pct(t_full)}")
     print(f"  dense exact, national rows   {pct(t_nat)}")
     print(f"  RRF                          {pct(t_fuse)}")
@@ -134,12 +137,13 @@ def main() -> None:
     args = ap.parse_args()
 
     kb = open_kb(args.kb)
-    searcher = EmbeddedSearcher(kb)
-    snap = searcher.snapshot()
+    searcher = open_searcher(kb)
+    searcher.prepare()   # the snapshot, with the model's vectors attached when there is a model
+    snap = searcher.retriever.snapshot()
     enc = searcher.encoder()
     if enc is None or snap.dense is None:
         raise SystemExit("the KB needs vectors (lawkb embed) and the model (LAWKB_MODEL)")
-    mask = searcher.mask(snap, Filters())
+    mask = filter_mask(snap, resolve_filters(kb, Filters()))
     queries = []
     for judged in list(read_queries(args.queries))[: args.n]:
         a = analyze(judged.question)

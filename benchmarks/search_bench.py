@@ -11,10 +11,9 @@ import statistics
 import time
 from pathlib import Path
 
-from lawkb import settings
-from lawkb.search.backend import open_kb
+from lawkb.core import settings
+from lawkb.search import open_kb, open_searcher
 from lawkb.search.contract import Filters, Query
-from lawkb.search.engine import EmbeddedSearcher
 
 
 def main() -> None:
@@ -27,9 +26,12 @@ def main() -> None:
     ap.add_argument("--no-feedback", action="store_true", help="Switch pseudo-relevance feedback off.")
     args = ap.parse_args()
     questions = [json.loads(line)["question"] for line in args.queries.open(encoding="utf-8") if line.strip()]
-    s = EmbeddedSearcher(open_kb(args.kb), use_model=not args.lexical)
+    kb = open_kb(args.kb)
+    s = open_searcher(kb, use_model=not args.lexical)
     if args.no_feedback:
-        s.feedback = False
+        # the model's own profile (as the searcher would rank), feedback switched off
+        s = open_searcher(kb, encoder=s.encoder(), use_model=not args.lexical,
+                          profile=s.profile().with_(feedback=False))
     s.search(Query(questions[0], k=args.k))  # load snapshot, vectors and model
     times, mode = [], None
     for q in questions:
@@ -38,7 +40,7 @@ def main() -> None:
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     p95 = times[int(0.95 * len(times)) - 1]
-    fb = "on" if s.feedback_on() else "off"
+    fb = "on" if s.profile().feedback else "off"
     print(f"{mode} (feedback {fb}), {len(times)} queries, k={args.k}, region={args.region}: p50 {statistics.median(times):.1f} ms, "
           f"p95 {p95:.1f} ms, max {times[-1]:.1f} ms")
 

@@ -1,11 +1,12 @@
-"""Train the query adapter (search/adapter.py) and measure it by cross-validation.
+"""Train the query adapter (search/encode/adapter.py) and measure it by cross-validation.
 
     .venv/bin/python benchmarks/train_adapter.py [--kb /tmp/kbfull] [--queries stard-dev.jsonl]
                                                  [--out corpus/adapters/bge-small-zh-v1.5-int8.npz]
                                                  [--cv 5] [--nested]
 
-The adapter is for the plain model (the fallback when the fine-tuned one cannot be built, search/tuning.py):
-run with LAWKB_ENCODER_TUNING=none, on a KB embedded with the plain model, to reproduce the shipped file.
+The adapter is for the plain model (the fallback when the fine-tuned one cannot be built,
+search/encode/tuning.py): run with LAWKB_ENCODER_TUNING=none, on a KB embedded with the plain model,
+to reproduce the shipped file.
 Needs PyTorch (the `st` extra, or scripts/st-site) and a KB with the model's vectors; reads only the
 queries file and the KB. For every question: its plain query vector, its lexical top 200 and every
 national article judged relevant (by text, else by law and number, as `lawkb eval` judges). The
@@ -33,20 +34,22 @@ from pathlib import Path
 
 import numpy as np
 
-from lawkb.model import normalize_text
-from lawkb.refs import parse_ref
-from lawkb.search.adapter import QueryAdapter
-from lawkb.search.backend import open_kb
+from lawkb.core.model import normalize_text
+from lawkb.core.refs import parse_ref
+from lawkb.search import open_kb
 from lawkb.search.contract import Filters
-from lawkb.search.encoder import resolve_model
-from lawkb.search.engine import DEPTH, PRIOR_WEIGHT, RRF_K, EmbeddedSearcher, _top
+from lawkb.search.encode.adapter import QueryAdapter
+from lawkb.search.encode.resolve import resolve_model
 from lawkb.search.evaluate import law_names_of, read_queries
-from lawkb.search.fusion import rrf
-from lawkb.search.query import analyze
+from lawkb.search.profile import PLAIN
+from lawkb.search.rank.analyze import analyze
+from lawkb.search.rank.filters import resolve_filters
+from lawkb.search.rank.fusion import rrf
+from lawkb.search.store.embedded.retrieve import mask, top
 
 RANK, TAU, LR, STEPS, HARD, RANDOM, SEED = 16, 0.02, 3e-4, 200, 400, 200, 0
-# How far queries move towards the fully adapted vector (search/adapter.py). Chosen on residents' plain
-# questions (the golden questions of tests/test_search.py), not on STARD: at 1.0 some fell out of the
+# How far queries move towards the fully adapted vector (search/encode/adapter.py). Chosen on residents'
+# plain questions (the golden questions of tests/test_search.py), not on STARD: at 1.0 some fell out of the
 # top 10; at 0.5 none did.
 STRENGTH = 0.5
 DENSE_WEIGHTS = (1.5, 2.5, 4.0, 6.0)
@@ -57,11 +60,10 @@ def collect(kb_path: str, queries: Path, model: str | None) -> dict:
     enc = resolve_model(model, allow_download=False)
     if enc is None:
         raise SystemExit("no embedding model (set LAWKB_MODEL or --model)")
-    s = EmbeddedSearcher(kb, encoder=enc)   # for the snapshot; query vectors below come from the plain model
-    snap = s.snapshot()
+    snap = kb.retriever().snapshot(enc.model_id)   # with the model's article vectors attached
     if snap.dense is None or snap.dense_missing:
         raise SystemExit(f"{kb_path}: run `lawkb embed` first ({snap.dense_missing} articles lack vectors)")
-    m = s.mask(snap, Filters())
+    m = mask(snap, resolve_filters(kb, Filters()))
     nat = np.flatnonzero(m)
     arts = kb.articles_by_ids([snap.article_ids[r] for r in nat])
     law_names = law_names_of(kb)
@@ -86,7 +88,7 @@ def collect(kb_path: str, queries: Path, model: str | None) -> dict:
             for i, title in by_ref.get((number, sub), []):
                 if i not in rel and key in law_names(title):
                     rel[i] = f"r:{key}:{number}:{sub}"
-        recs.append({"qv": enc.encode_query(a.text), "lex": _top(lex, DEPTH, positive=True), "rel": rel,
+        recs.append({"qv": enc.encode_query(a.text), "lex": top(lex, PLAIN.depth, positive=True), "rel": rel,
                      "n_rel": max(len(q.texts), len(q.refs), 1)})
     return {"recs": recs, "nat": nat, "dense": np.ascontiguousarray(snap.dense[nat]), "model_id": enc.model_id,
             "law_row": snap.law_row, "popularity": snap.popularity, "articles": int(snap.size)}
@@ -128,12 +130,12 @@ def rankings(data: dict, i: int, qv: np.ndarray, dense_weights) -> tuple[list[in
     """The question's dense top list and its fused list per dense weight, fused as the engine fuses;
     as indices into nat."""
     nat = data["nat"]
-    dense_top = _top(data["dense"] @ qv, DEPTH, positive=False)
+    dense_top = top(data["dense"] @ qv, PLAIN.depth, positive=False)
     out = {}
     for dw in dense_weights:
-        fused = rrf([data["recs"][i]["lex"], nat[dense_top].tolist()], k=RRF_K, weights=[1.0, dw])
+        fused = rrf([data["recs"][i]["lex"], nat[dense_top].tolist()], k=PLAIN.rrf_k, weights=[1.0, dw])
         rows = np.array([r for r, _ in fused])
-        score = np.array([s for _, s in fused]) + PRIOR_WEIGHT * data["popularity"][data["law_row"][rows]]
+        score = np.array([s for _, s in fused]) + PLAIN.prior_weight * data["popularity"][data["law_row"][rows]]
         out[dw] = nat.searchsorted(rows[np.lexsort((np.arange(len(rows)), -score))]).tolist()
     return dense_top, out
 
@@ -245,7 +247,8 @@ def main() -> None:
         u, v = train(data, list(range(len(data["recs"]))), torch)
         digest = hashlib.sha256(args.queries.read_bytes()).hexdigest()[:16]
         meta = {"model_id": data["model_id"], "rank": RANK, "tau": TAU, "lr": LR, "steps": STEPS, "hard": HARD,
-                "random": RANDOM, "seed": SEED, "strength": STRENGTH, "dense_weight": best, "prior_weight": PRIOR_WEIGHT,
+                "random": RANDOM, "seed": SEED, "strength": STRENGTH, "dense_weight": best,
+                "prior_weight": PLAIN.prior_weight,
                 "trained_on": f"{args.queries.name} (sha256 {digest}), {len(data['recs'])} questions",
                 "kb_articles": data["articles"], "cv": report}
         QueryAdapter(u, v, meta).save(args.out)

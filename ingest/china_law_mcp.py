@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from lawkb.model import KIND_ARTICLE, Article, Paragraph, ParsedDocument
-from lawkb.numerals import parse_article_no
+from lawkb.core.model import KIND_ARTICLE, Article, Paragraph, ParsedDocument
+from lawkb.core.refs import parse_article_no
 
 from .blocks import IngestError
 from .structure import ITEM_RE

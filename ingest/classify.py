@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from lawkb.regions import region_from_body, region_from_title
+from lawkb.core.regions import region_from_body, region_from_title
 
 # --- 1. self-governance --------------------------------------------------------------------------------
 

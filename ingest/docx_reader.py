@@ -31,7 +31,7 @@ import docx
 from docx.enum.style import WD_STYLE_TYPE
 from lxml import etree
 
-from lawkb.numerals import int_to_cn
+from lawkb.core.numerals import int_to_cn
 
 from .blocks import Block, Extracted, IngestError
 

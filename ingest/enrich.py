@@ -7,8 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from lawkb.model import KIND_ARTICLE, LEVELS, STATUSES, ParsedDocument, short_title
-from lawkb.regions import normalize_region, region_from_body, region_from_title
+from lawkb.core.model import KIND_ARTICLE, LEVELS, STATUSES, ParsedDocument, short_title
+from lawkb.core.regions import normalize_region, region_from_body, region_from_title
 
 from .blocks import IngestError
 from .classify import infer_issuing_body, infer_level

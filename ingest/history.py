@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from lawkb.model import HistoryEvent
-from lawkb.numerals import cn_to_int
+from lawkb.core.model import HistoryEvent
+from lawkb.core.numerals import cn_to_int
 
 _NUM = r"[0-9０-９〇零○一二三四五六七八九十]+"
 DATE_RE = re.compile(

@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lawkb.model import KIND_ARTICLE, ParsedDocument
+from lawkb.core.model import KIND_ARTICLE, ParsedDocument
 
 from .blocks import IngestError
 from .enrich import apply_sidecar, enrich, path_hints, sidecar_path

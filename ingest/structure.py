@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from lawkb.model import (
+from lawkb.core.model import (
     KIND_ARTICLE,
     KIND_ATTACHMENT,
     KIND_PREAMBLE,
@@ -21,30 +21,29 @@ from lawkb.model import (
     Paragraph,
     ParsedDocument,
 )
-from lawkb.numerals import CN_NUM_CHARS, article_no_text, cn_to_int
+from lawkb.core.numerals import article_no_text
+from lawkb.core.refs import ARTICLE_WORD, NUMERAL, article_pattern, parse_article
 
 from .blocks import Block, Extracted
 from .history import date_from_filename, effective_from_text, looks_like_history, parse_history, summarize
 
-_N = rf"[{CN_NUM_CHARS}0-9０-９]+"
 _SP = r"[\s\u3000]*"
-# 第二百六十四条之一; Taiwan writes the same as 第 29-1 條
-ARTICLE_RE = re.compile(
-    rf"^第{_SP}({_N})(?:-(\d+))?{_SP}[条條](?:{_SP}之{_SP}([{CN_NUM_CHARS}0-9]+))?"
-)
-HEADING_RE = re.compile(rf"^第{_SP}({_N}){_SP}(分编|分編|编|編|章|节|節)(?:[\s\u3000]*(.+)|$)")
+# An article heading: 第二百六十四条之一; Taiwan writes the same as 第 29-1 條, and a heading is the one
+# place where that dash cannot be a range.
+_HEAD = article_pattern(bare=False, dash_sub=True)
+ARTICLE_RE = re.compile(rf"^{_HEAD}")
+_ARTICLE_WORD = re.compile(ARTICLE_WORD)
+HEADING_RE = re.compile(rf"^第{_SP}({NUMERAL}){_SP}(分编|分編|编|編|章|节|節)(?:[\s\u3000]*(.+)|$)")
 # Text right after an article label that shows the label is a cross-reference, not an article start.
 _XREF_AFTER = re.compile(r"^(?:[、，,至和或及与的所中]|规定|第|款|项|之规定)")
 ITEM_RE = re.compile(r"^(?:[（(]\s*[一二三四五六七八九十]+\s*[）)]|[一二三四五六七八九十]+、|\d{1,2}\s*[.．、](?!\d)|[①-⑳])")
-_RUN_TOGETHER = re.compile(rf"(?<=[。；])[\s\u3000]+(?=第{_N}[条條][\s\u3000])")
+_RUN_TOGETHER = re.compile(rf"(?<=[。；])[\s\u3000]+(?={_HEAD}[\s\u3000])")
 _TITLE_SUFFIX = re.compile(
     r"(法|条例|條例|规定|規定|办法|辦法|细则|細則|决定|決定|解释|解釋|规则|規則|章程|公约|公約|规约|規約|纲要|"
     r"意见|通知|批复|答复|复函|解答|安排|命令|宪法|修正案|标准|準則|准则|决议|決議|公告|议事规则)"
     r"(（[^）]{0,20}）|\([^)]{0,20}\))?$"
 )
 _TITLE_JUNK_PAREN = re.compile(r"(（[^）]*(?:\d{4}|修订|修正|最新|版)[^）]*）|\([^)]*(?:\d{4}|修订|修正|最新|版)[^)]*\))$")
-# '第一百二十八 条侦查人员…': a space inside the label and none after it, a typo in the source.
-_MISPLACED_SPACE = re.compile(rf"^第{_SP}{_N}[\s\u3000]+[条條][^\s\u3000之]")
 _RANK = {"编": 0, "編": 0, "分编": 1, "分編": 1, "章": 2, "节": 3, "節": 3}
 _WS = re.compile(r"[\s\u3000]+")
 
@@ -165,14 +164,10 @@ def _article_label(text: str, last: tuple[int, int] | None) -> tuple[int, int, s
     """(number, sub, label, rest) when text starts a new article; None for text or a cross-reference."""
     t = _norm(text)
     m = ARTICLE_RE.match(t)
-    if not m:
+    parsed = parse_article(m.group(0), bare=False, dash_sub=True) if m else None
+    if parsed is None:
         return None
-    try:
-        number = cn_to_int(m.group(1))
-        sub_text = m.group(2) or m.group(3)
-        sub = cn_to_int(sub_text) if sub_text else 0
-    except ValueError:
-        return None
+    number, sub = parsed
     rest = t[m.end():]
     if rest and not rest[0].isspace() and _XREF_AFTER.match(rest):
         return None
@@ -187,6 +182,17 @@ def _article_label(text: str, last: tuple[int, int] | None) -> tuple[int, int, s
     else:  # the label only matched after NFKC (full-width digits): find where it ends in the raw text
         cut = next(k for k in range(1, len(raw) + 1) if len(unicodedata.normalize("NFKC", raw[:k])) >= m.end())
     return number, sub, label, raw[cut:].lstrip(" \u3000\t")
+
+
+def _misplaced_space(text: str) -> bool:
+    """'第一百二十八 条侦查人员…': a space before 条 and none after the label, a typo in the source."""
+    m = ARTICLE_RE.match(text)
+    label = m.group(0) if m else ""
+    # A label that ends in 之Y never counted: the typo rule wants 条 followed by text, not by 之.
+    if not label or not _ARTICLE_WORD.fullmatch(label[-1]) or not label[-2].isspace():
+        return False
+    after = text[m.end():m.end() + 1]
+    return bool(after) and not after.isspace() and after != "之"
 
 
 def _heading(block: Block) -> tuple[int, str] | None:
@@ -359,7 +365,7 @@ def _cut_units(body: list[Block], part: str | None, warnings: list[str], extra: 
             if last is not None and (number, sub) <= last:
                 warnings.append(f"article numbering restarts at {label} (line {b.line}, page {b.page})")
             last = (number, sub)
-            if _MISPLACED_SPACE.match(_norm(text)):
+            if _misplaced_space(_norm(text)):
                 warnings.append(f"malformed article label {text[:12]!r} (line {b.line}): read as {label}")
             current = _Unit(KIND_ARTICLE, label, number, sub, path())
             if b.style == "heading" and rest and len(rest) <= 30:
@@ -452,7 +458,8 @@ def check_numbering(articles: list[Article], warnings: list[str], extra: dict) -
     if not numbered:
         return
     last = max(a.number for a in numbered)
-    cited = [cn_to_int(n) for a in numbered for n in _SELF_REF.findall(a.text) if _safe_int(n)]
+    cited = [parsed[0] for a in numbered for m in _SELF_REF.finditer(a.text)
+             if (parsed := parse_article(m.group("art"), bare=False))]
     beyond = [n for n in cited if n > last]
     tail = numbered[-1].text
     if beyond:
@@ -467,13 +474,7 @@ def check_numbering(articles: list[Article], warnings: list[str], extra: dict) -
                         " the file may be truncated")
 
 
-_SELF_REF = re.compile(rf"本(?:法|条例|规定|办法|细则|规则|解释|决定|规约|章程|公约)第({_N})条")
+_SELF_REF = re.compile(
+    rf"本(?:法|条例|规定|办法|细则|规则|解释|决定|规约|章程|公约)(?P<art>{article_pattern(bare=False)})"
+)
 _CLOSING = re.compile(r"施行|生效|执行|实行|废止|適用|施行之日|公布之日")
-
-
-def _safe_int(text: str) -> bool:
-    try:
-        cn_to_int(text)
-        return True
-    except ValueError:
-        return False

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from lawkb.core.errors import QueryError
+
 MAX_QUERY_CHARS = 2000
 
+__all__ = ["Filters", "Hit", "MAX_QUERY_CHARS", "Query", "QueryError", "SearchResult", "Searcher", "Why"]
 
-class QueryError(ValueError):
-    """A query that cannot be run as given; the message says why."""
+
 
 
 @dataclass(frozen=True)

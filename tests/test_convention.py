@@ -30,13 +30,6 @@ def results(tools_kb):
     return [(text, flag, kinds, check_convention(tools_kb, text)) for text, flag, kinds in labelled()]
 
 
-def test_labelled_set(results):
-    assert len(results) >= 20
-    assert sum(1 for r in results if r[1]) >= 10 and sum(1 for r in results if not r[1]) >= 10
-    known = {r.key for r in RULES}
-    assert all(kinds <= known for _, _, kinds, _ in results)
-
-
 def test_precision_and_recall(results):
     tp = fp = fn = 0
     misses = []
@@ -48,10 +41,13 @@ def test_precision_and_recall(results):
         fn += flag and not got
         if got != flag:
             misses.append(text)
-    precision, recall = tp / (tp + fp), tp / (tp + fn)
-    print(f"convention flags: precision {precision:.3f}, recall {recall:.3f} ({tp} tp, {fp} fp, {fn} fn); "
+    tn = len(results) - tp - fp - fn
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    print(f"convention flags: precision {precision:.3f}, recall {recall:.3f} ({tp} tp, {fp} fp, {fn} fn, {tn} tn); "
           f"misses: {misses}")
     assert precision >= TARGET and recall >= TARGET
+    # on enough of both kinds: at least 10 overreaching clauses flagged and 10 lawful ones passed
+    assert tp >= 10 and tn >= 10, (tp, tn)
 
 
 def test_flagged_clauses_name_the_right_kind_and_cite_the_kb(results, tools_kb):

@@ -15,17 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lawkb.search import encoder as enc_mod
-from lawkb.search.encoder import (
-    BGE_ZH_QUERY_PREFIX,
-    DownloadError,
-    Encoder,
-    OnnxEncoder,
-    default_query_prefix,
-    download_model,
-    last_resolution_notes,
-    resolve_model,
-)
+from lawkb.search.encode import download as dl_mod
+from lawkb.search.encode import files as enc_mod
+from lawkb.search.encode.download import DownloadError, download_model
+from lawkb.search.encode.encoder import BGE_ZH_QUERY_PREFIX, Encoder
+from lawkb.search.encode.onnx import OnnxEncoder
+from lawkb.search.encode.resolve import last_resolution_notes, resolve_model
+from lawkb.search.encode.sentence_tf import default_query_prefix
 
 MODEL_FILES = ("model-int8.onnx", "model.onnx", "tokenizer.json")
 HAVE_ST = importlib.util.find_spec("sentence_transformers") is not None
@@ -314,7 +310,7 @@ def online(isolated, monkeypatch):
 
 
 def _file_urls(monkeypatch, onnx: Path, tokenizer: Path) -> None:
-    monkeypatch.setattr(enc_mod, "HF_URLS", {"model-int8.onnx": onnx.as_uri(), "tokenizer.json": tokenizer.as_uri()})
+    monkeypatch.setattr(dl_mod, "HF_URLS", {"model-int8.onnx": onnx.as_uri(), "tokenizer.json": tokenizer.as_uri()})
 
 
 def test_download_through_mvn_then_resolve(online, model_dir, monkeypatch):
@@ -323,7 +319,7 @@ def test_download_through_mvn_then_resolve(online, model_dir, monkeypatch):
     enc = resolve_model(allow_download=True)
     dest = online / "cache" / "models" / "bge-small-zh-v1.5"
     assert isinstance(enc, OnnxEncoder) and enc.model_dir == dest
-    assert enc_mod.file_sha256(dest / "model-int8.onnx") == enc_mod.PINNED_SHA256["model-int8.onnx"]
+    assert enc_mod.file_sha256(dest / "model-int8.onnx") == dl_mod.PINNED_SHA256["model-int8.onnx"]
     assert (dest / "SHA256SUMS").is_file()
     assert any("Maven Central" in n for n in last_resolution_notes())
     assert not list(dest.parent.glob(".download-*"))
@@ -340,7 +336,7 @@ def test_download_falls_back_to_hub_and_checks_the_sum(online, model_dir, monkey
     assert not dest.exists() and not list(dest.parent.glob(".download-*"))
     _file_urls(monkeypatch, model_dir / "model-int8.onnx", model_dir / "tokenizer.json")
     assert download_model(dest) == dest
-    assert OnnxEncoder(dest).model_id == "bge/model-int8.onnx@" + enc_mod.PINNED_SHA256["model-int8.onnx"][:12]
+    assert OnnxEncoder(dest).model_id == "bge/model-int8.onnx@" + dl_mod.PINNED_SHA256["model-int8.onnx"][:12]
 
 
 def test_download_without_mvn_and_offline(online, model_dir, monkeypatch):
@@ -402,7 +398,7 @@ def _st_dir(parent: Path, name: str) -> Path:
 
 
 def test_sentence_transformer_wrapper_with_a_stand_in(stand_in_st, isolated):
-    from lawkb.search.encoder import SentenceTransformerEncoder
+    from lawkb.search.encode.sentence_tf import SentenceTransformerEncoder
 
     path = _st_dir(isolated, "all-MiniLM-L6-v2")
     enc = resolve_model(str(path), device="cpu")
@@ -447,7 +443,7 @@ def st_model_dir() -> Path:
 
 
 def test_sentence_transformer_encoder(st_model_dir, isolated):
-    from lawkb.search.encoder import SentenceTransformerEncoder
+    from lawkb.search.encode.sentence_tf import SentenceTransformerEncoder
 
     enc = resolve_model(str(st_model_dir))
     assert isinstance(enc, SentenceTransformerEncoder) and isinstance(enc, Encoder)
@@ -480,7 +476,7 @@ def test_file_digests_are_remembered_across_processes_by_stat(tmp_path, monkeypa
     import hashlib
     import os
 
-    from lawkb.search import encoder as enc_mod
+    from lawkb.search.encode import files as enc_mod
 
     monkeypatch.setenv("LAWKB_CACHE", str(tmp_path / "cache"))
     f = tmp_path / "model.bin"
@@ -502,7 +498,7 @@ def test_file_digests_are_remembered_across_processes_by_stat(tmp_path, monkeypa
 
 
 def test_an_unwritable_cache_only_costs_the_hashing(tmp_path, monkeypatch):
-    from lawkb.search import encoder as enc_mod
+    from lawkb.search.encode import files as enc_mod
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")

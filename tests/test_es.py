@@ -18,8 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from lawkb.cli import main
+from lawkb.core.errors import KBError
 from lawkb.ingest.pipeline import ingest
-from lawkb.search.backend import KBError, open_kb, open_searcher
+from lawkb.search import open_kb, open_searcher
 from lawkb.search.contract import Query
 
 
@@ -29,7 +30,7 @@ def small_es(es_url, small_corpus, tmp_path):
     shutil.copytree(small_corpus / "宪法", corpus / "宪法")
     shutil.copytree(small_corpus / "DLC", corpus / "DLC")
     kb = open_kb(f"{es_url}/t{uuid.uuid4().hex[:10]}", create=True)
-    kb.use_model = False
+    kb.encoder_provider = None
     ingest(kb, [corpus])
     yield kb, corpus
     for g in kb.generations():
@@ -80,8 +81,8 @@ def test_killed_build_leaves_the_alias_and_cleanup_removes_it(small_es, small_co
     live = kb.current_index()
     articles = kb.stats()["articles"]
     shutil.copytree(small_corpus / "民法典", corpus / "民法典")
-    script = ("import sys; from lawkb.search.backend import open_kb; from lawkb.ingest.pipeline import ingest;"
-              "kb = open_kb(sys.argv[1]); kb.use_model = False; ingest(kb, [sys.argv[2]], workers=1)")
+    script = ("import sys; from lawkb.search import open_kb; from lawkb.ingest.pipeline import ingest;"
+              "kb = open_kb(sys.argv[1]); kb.encoder_provider = None; ingest(kb, [sys.argv[2]], workers=1)")
     proc = subprocess.Popen([sys.executable, "-c", script, kb.locator, str(corpus)], env=os.environ.copy())
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(kb.generations()) < 2 and proc.poll() is None:
@@ -171,7 +172,7 @@ def test_node_stopped_mid_ingest_leaves_the_previous_index(small_corpus, tmp_pat
         corpus = tmp_path / "corpus"
         shutil.copytree(small_corpus / "宪法", corpus / "宪法")
         kb = open_kb(f"{url}/stopped", create=True)
-        kb.use_model = False
+        kb.encoder_provider = None
         ingest(kb, [corpus])
         live, articles = kb.current_index(), kb.stats()["articles"]
         shutil.copytree(small_corpus / "民法典", corpus / "民法典")

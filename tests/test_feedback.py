@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from helpers import snapshot_of
 
-from lawkb.search import feedback
+from lawkb.search import open_searcher
 from lawkb.search.contract import Query
-from lawkb.search.engine import EmbeddedSearcher
-from lawkb.search.lexical import idf_known
-from lawkb.search.query import analyze
+from lawkb.search.profile import PLAIN
+from lawkb.search.rank import feedback
+from lawkb.search.rank.analyze import analyze
+from lawkb.search.store.embedded.lexical import idf_known
 
 QUESTION = "房东不退押金怎么办"
 
@@ -16,13 +18,13 @@ QUESTION = "房东不退押金怎么办"
 @pytest.fixture(scope="module")
 def searcher(search_kb):
     kb, encoder = search_kb
-    return EmbeddedSearcher(kb, encoder=encoder)
+    return open_searcher(kb, encoder=encoder)
 
 
 @pytest.fixture(scope="module")
 def top_articles(searcher):
     """The segmented text of the first 20 hits for QUESTION, best first, and the index's idf."""
-    snap = searcher.snapshot()
+    snap = snapshot_of(searcher)
     hits = searcher.search(Query(QUESTION, k=20)).hits
     rows = {aid: i for i, aid in enumerate(snap.article_ids)}
     units = [int(snap.unit_ids[rows[h.article_id]]) for h in hits]
@@ -67,19 +69,19 @@ def test_nothing_to_expand_leaves_the_query_as_it_was(top_articles):
 
 def test_feedback_is_on_unless_the_setting_or_the_searcher_says_otherwise(search_kb, monkeypatch):
     kb, encoder = search_kb
-    s = EmbeddedSearcher(kb, encoder=encoder)
+    s = open_searcher(kb, encoder=encoder)
     monkeypatch.delenv("LAWKB_SEARCH_FEEDBACK", raising=False)
-    assert s.feedback_on()
+    assert s.profile().feedback
     monkeypatch.setenv("LAWKB_SEARCH_FEEDBACK", "off")
-    assert not s.feedback_on()
-    s.feedback = True   # the searcher's own attribute wins over the setting
-    assert s.feedback_on()
+    assert not s.profile().feedback
+    forced = open_searcher(kb, encoder=encoder, profile=s.profile().with_(feedback=True))
+    assert forced.profile().feedback   # a profile given to the searcher wins over the setting
 
 
 def test_lexical_mode_takes_feedback_below_the_first_page(search_kb):
     kb, _ = search_kb
-    on, off = EmbeddedSearcher(kb, use_model=False), EmbeddedSearcher(kb, use_model=False)
-    on.feedback, off.feedback = True, False
+    on = open_searcher(kb, use_model=False, profile=PLAIN.with_(feedback=True))
+    off = open_searcher(kb, use_model=False, profile=PLAIN.with_(feedback=False))
     a, b = on.search(Query(QUESTION, k=60)), off.search(Query(QUESTION, k=60))
     assert a.mode == b.mode == "lexical"
     assert [h.article_id for h in a.hits[:10]] == [h.article_id for h in b.hits[:10]]

@@ -6,8 +6,8 @@ import pytest
 from conftest import reproduction_gap
 
 from lawkb.ingest.pipeline import ingest
-from lawkb.lookup import find_law
-from lawkb.search.backend import open_kb
+from lawkb.search import open_kb
+from lawkb.search.lookup import find_law
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 import pytest
 
-from lawkb.numerals import article_no_text, cn_to_int, int_to_cn, parse_article_no
-from lawkb.refs import parse_ref
+from lawkb.core.numerals import article_no_text, cn_to_int, int_to_cn
+from lawkb.core.refs import parse_article_no, parse_ref
 
 
 @pytest.mark.parametrize("text,value", [

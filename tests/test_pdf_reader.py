@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from lawkb.core.numerals import cn_to_int
 from lawkb.ingest.blocks import IngestError
 from lawkb.ingest.pdf_reader import _drop_furniture, _Line, _split_run_together, read_pdf
-from lawkb.numerals import cn_to_int
 
 SHARED = Path(os.environ.get("LAWKB_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")).resolve()
 SAMPLES = SHARED / "corpus" / "samples"

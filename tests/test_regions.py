@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from lawkb.regions import (
+from lawkb.core.regions import (
     CITY_KINDS,
     KINDS,
     PROVINCE_KINDS,

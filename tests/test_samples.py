@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from lawkb.core.model import KIND_ARTICLE
 from lawkb.ingest.blocks import IngestError
 from lawkb.ingest.pipeline import ingest, read_document
-from lawkb.lookup import find_law
-from lawkb.model import KIND_ARTICLE
-from lawkb.search.backend import open_kb
+from lawkb.search import open_kb
+from lawkb.search.lookup import find_law
 
 # file -> (articles, title, level, version date). Counts were read off each source: contiguous numbers
 # from 第一条, the last one being the text's own closing article.

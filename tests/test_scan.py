@@ -7,11 +7,15 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import snapshot_of
 
-from lawkb.search import coarse
+from lawkb.search import open_searcher
 from lawkb.search.contract import Filters, Query
-from lawkb.search.engine import EmbeddedSearcher
-from lawkb.search.query import analyze
+from lawkb.search.rank.analyze import analyze
+from lawkb.search.rank.filters import resolve_filters
+from lawkb.search.rank.searcher import Searcher
+from lawkb.search.store.embedded import coarse
+from lawkb.search.store.embedded.retrieve import mask
 
 QUESTIONS = ["楼上漏水物业不管怎么办", "邻居装修噪音太大怎么办", "公司拖欠工资不给怎么办", "离婚后孩子的抚养费怎么算",
              "楼上有人往下扔东西砸伤了人", "父母年老子女不赡养怎么办", "物业公司乱收费", "租房押金不退"]
@@ -20,20 +24,18 @@ QUESTIONS = ["楼上漏水物业不管怎么办", "邻居装修噪音太大怎�
 @pytest.fixture(scope="module")
 def exact(search_kb):
     kb, encoder = search_kb
-    return EmbeddedSearcher(kb, encoder=encoder)
+    return open_searcher(kb, encoder=encoder)
 
 
 @pytest.fixture(scope="module")
 def projected(search_kb, tmp_path_factory):
     """A searcher that takes the projected first pass even on the small KB."""
     kb, encoder = search_kb
-    s = EmbeddedSearcher(kb, encoder=encoder)
-    s.coarse_min_rows = 0
-    return s
+    return Searcher(kb, encoder=encoder, retriever=kb.retriever(coarse_min_rows=0))
 
 
 def test_projection_is_fitted_and_deterministic(projected):
-    snap = projected.snapshot()
+    snap = snapshot_of(projected)
     assert snap.coarse is not None and snap.coarse.shape == (snap.size, coarse.DIMS)
     again = coarse.fit(snap.dense)
     assert np.array_equal(again, snap.coarse_basis)
@@ -47,24 +49,20 @@ def test_projected_first_pass_finds_what_the_exact_scan_finds(exact, projected):
         assert [h.article_id for h in a.hits] == [h.article_id for h in b.hits], q
 
 
-def test_few_candidates_still_rank_by_exact_scores(exact, projected):
+def test_few_candidates_still_rank_by_exact_scores(search_kb, exact):
     """With a first pass that keeps fewer rows than asked for, the rows it keeps are ranked by their
     full-vector scores: overlap with the exact list stays high and the order is the exact order."""
-    snap_e, snap_p = exact.snapshot(), projected.snapshot()
-    m = exact.mask(snap_e, Filters())
-    enc = exact.encoder()
-    old = projected.coarse_candidates
-    projected.coarse_candidates = 0   # just depth + margin rows from the projection
-    try:
-        for q in QUESTIONS:
-            qv = enc.encode_query(analyze(q).text)
-            full = exact._dense(snap_e, qv, m, 100)
-            fast = projected._dense(snap_p, qv, projected.mask(snap_p, Filters()), 100)
-            assert len(set(full) & set(fast)) >= 80, q
-            common = [r for r in fast if r in set(full)]
-            assert common == [r for r in full if r in set(fast)], q
-    finally:
-        projected.coarse_candidates = old
+    kb, enc = search_kb
+    # just depth + margin rows from the projection
+    few = Searcher(kb, encoder=enc, retriever=kb.retriever(coarse_min_rows=0, coarse_candidates=0))
+    f = resolve_filters(kb, Filters())
+    for q in QUESTIONS:
+        qv = exact.encoder().encode_query(analyze(q).text)
+        full = exact.retriever.for_query(f, enc.model_id).dense(qv, 100)
+        fast = few.retriever.for_query(f, enc.model_id).dense(qv, 100)
+        assert len(set(full) & set(fast)) >= 80, q
+        common = [r for r in fast if r in set(full)]
+        assert common == [r for r in full if r in set(fast)], q
 
 
 def test_same_answer_alone_or_under_concurrent_load(projected):
@@ -85,10 +83,11 @@ def test_same_answer_alone_or_under_concurrent_load(projected):
 
 
 def test_masks_are_cached_per_filters_and_read_only(exact):
-    snap = exact.snapshot()
-    m1 = exact.mask(snap, Filters(region="杭州"))
-    assert exact.mask(snap, Filters(region="杭州")) is m1
-    assert exact.mask(snap, Filters()) is not m1
+    snap = snapshot_of(exact)
+    hangzhou = resolve_filters(exact.kb, Filters(region="杭州"))
+    m1 = mask(snap, hangzhou)
+    assert mask(snap, resolve_filters(exact.kb, Filters(region="杭州市"))) is m1   # the same place
+    assert mask(snap, resolve_filters(exact.kb, Filters())) is not m1
     with pytest.raises(ValueError):
         m1[0] = not m1[0]
 

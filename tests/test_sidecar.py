@@ -6,8 +6,8 @@ import json
 import shutil
 
 from lawkb.ingest.pipeline import ingest
-from lawkb.lookup import find_law
-from lawkb.search.backend import open_kb
+from lawkb.search import open_kb
+from lawkb.search.lookup import find_law
 
 REPO_CORPUS = "corpus/community/示例社区居民公约.md"
 

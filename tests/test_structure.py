@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from conftest import reproduction_gap
 
+from lawkb.core.model import KIND_ARTICLE
 from lawkb.ingest.blocks import Block, Extracted
 from lawkb.ingest.pipeline import read_document
 from lawkb.ingest.structure import build_document
 from lawkb.ingest.text_reader import decode_text, read_text_file
-from lawkb.model import KIND_ARTICLE
 
 
 def parse(path: Path):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lawkb.model import law_key
-from lawkb.search.backend import open_searcher
+from lawkb.core.model import law_key
+from lawkb.search import open_searcher
 from lawkb.tools.lawindex import LawIndex
 from lawkb.tools.taskcheck import CLASSES, check_tasks, read_tasks, report_xlsx
 
@@ -34,13 +34,10 @@ def _matches(spec: str, cite: dict) -> bool:
     return law_key(cite["law_title"]).endswith(law_key(law)) and article in ("*", cite["article_no"])
 
 
-def test_labelled_set_covers_every_class_and_every_provision_exists(tools_kb):
-    rows = labelled()
-    assert len(rows) >= 60
-    counts = {c: sum(1 for r in rows if r[2] == c) for c in CLASSES}
-    assert all(n >= 7 for n in counts.values()), counts
+def test_every_deciding_provision_is_in_the_kb(tools_kb):
+    """The labels are facts of the law texts: each deciding provision is a law and article the KB holds."""
     index = LawIndex(tools_kb)
-    for task, _, cls, deciding in rows:
+    for task, _, cls, deciding in labelled():
         assert (cls == "未找到依据") == (not deciding), task
         for spec in deciding:
             law_name, article = spec.split(":")
@@ -66,7 +63,10 @@ def test_task_classes_meet_the_target(audit):
     misses = [(t, cls, r["class"]) for t, cls, _, r in audit if r["class"] != cls]
     accuracy = len(right) / len(audit)
     print(f"task class accuracy {accuracy:.3f} ({len(right)}/{len(audit)}); misses: {misses}")
-    assert accuracy >= TARGET, misses
+    assert len(audit) >= 60 and accuracy >= TARGET, misses
+    # every class is given, and rightly, several times: accuracy is not bought by never giving one
+    per_class = {c: sum(1 for r in right if r["class"] == c) for c in CLASSES}
+    assert min(per_class.values()) >= 5, per_class
 
 
 def test_deciding_provision_is_among_the_citations(audit):
@@ -193,7 +193,7 @@ def test_a_task_with_no_content_words_is_not_matched_to_anything(tools_kb):
 
 
 def test_unknown_region_is_refused(tools_kb):
-    from lawkb.search.backend import KBError
+    from lawkb.core.errors import KBError
 
     with pytest.raises(KBError, match="unknown region"):
         check_tasks(tools_kb, ["调解民间纠纷"], region="不存在的地方", searcher=open_searcher(tools_kb, use_model=False))

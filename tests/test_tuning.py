@@ -13,9 +13,11 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import numpy_helper  # noqa: E402
 
-from lawkb.search.backend import KBError  # noqa: E402
-from lawkb.search.encoder import OnnxEncoder, last_resolution_notes, resolve_model  # noqa: E402
-from lawkb.search.tuning import SHIPPED, Tuning, build, find_tuning  # noqa: E402
+from lawkb.core.errors import KBError  # noqa: E402
+from lawkb.search.encode.onnx import OnnxEncoder  # noqa: E402
+from lawkb.search.encode.resolve import last_resolution_notes, resolve_model  # noqa: E402
+from lawkb.search.encode.tuning import SHIPPED, Tuning, build, find_tuning  # noqa: E402
+from lawkb.search.profile import PLAIN  # noqa: E402
 
 TEXTS = ["《中华人民共和国民法典》第一千零三十二条 自然人享有隐私权。任何组织或者个人不得以刺探、侵扰、泄露、公开等方式侵害他人的隐私权。",
          "楼上漏水物业不管怎么办", "公司拖欠工资不给"]
@@ -79,7 +81,7 @@ def test_resolution_builds_the_tuned_model_once_and_uses_it(model_dir, tmp_path,
     enc = resolve_model(str(model_dir))
     assert "+" in enc.model_dir.name and enc.model_dir.is_relative_to(tmp_path / "cache")
     assert any("built the tuned model" in n for n in last_resolution_notes())
-    assert enc.rrf_k and enc.dense_weight
+    assert enc.profile.rrf_k != PLAIN.rrf_k and enc.profile.dense_weight != PLAIN.dense_weight
     made = (enc.model_dir / "model-int8.onnx").stat().st_mtime_ns
     again = resolve_model(str(model_dir))
     assert again.model_id == enc.model_id
@@ -155,7 +157,7 @@ def test_copying_the_tuned_folder_keeps_it_usable(built, tmp_path):
 
 
 def test_a_changed_tuning_file_gets_its_own_build(model_dir, tuning, tmp_path, monkeypatch):
-    from lawkb.search.tuning import tuned_folder
+    from lawkb.search.encode.tuning import tuned_folder
 
     monkeypatch.setenv("LAWKB_CACHE", str(tmp_path / "cache"))
     copy = tmp_path / tuning.path.name

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from lawkb.ingest.pipeline import ingest
-from lawkb.search.backend import open_kb
-from lawkb.search.encoder import OnnxEncoder
-from lawkb.search.vectors import compute, embed_inputs, key_of
+from lawkb.search import open_kb
+from lawkb.search.encode.onnx import OnnxEncoder
+from lawkb.search.store.embedded.vectors import compute, embed_inputs, key_of
 
 LAW = "行政法规/物业管理条例(2018-03-19).md"
 
@@ -108,9 +108,9 @@ def test_workers_exit_when_the_embedding_process_is_killed(small_kb, model_dir, 
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from lawkb.search.backend import open_kb\n"
-        "from lawkb.search.encoder import OnnxEncoder\n"
-        "from lawkb.search.vectors import compute\n"
+        "from lawkb.search import open_kb\n"
+        "from lawkb.search.encode.onnx import OnnxEncoder\n"
+        "from lawkb.search.store.embedded.vectors import compute\n"
         "kb = open_kb(sys.argv[1])\n"
         "def progress(done, total):\n"
         "    Path(sys.argv[3]).touch()\n"

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from lawkb import settings
+from lawkb.core import settings
 
 from . import errors, security
 from .resources import Resources
@@ -32,7 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     config may hold KB (an open KnowledgeBase) and SEARCHER (its searcher) to share them with the
     caller; otherwise KB_LOCATOR is opened. Other keys: USE_MODEL, RATE_LIMIT_PER_MINUTE,
-    MAX_CONTENT_LENGTH, ADMIN_TOKEN, QUERY_LOG, SECRET_KEY, PAGE_SIZE (defaults from lawkb.settings).
+    MAX_CONTENT_LENGTH, ADMIN_TOKEN, QUERY_LOG, SECRET_KEY, PAGE_SIZE (defaults from lawkb.core.settings).
     """
     app = Flask(__name__)
     app.config.update(_defaults())
@@ -42,12 +42,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     kb = app.config.get("KB")
     if kb is None:
-        from lawkb.search.backend import open_kb
+        from lawkb.search import open_kb
 
         kb = open_kb(app.config["KB_LOCATOR"])
     searcher = app.config.get("SEARCHER")
     if searcher is None:
-        from lawkb.search.backend import open_searcher
+        from lawkb.search import open_searcher
 
         searcher = open_searcher(kb, use_model=app.config["USE_MODEL"])
     app.extensions["lawkb"] = Resources(kb, searcher, query_log=app.config["QUERY_LOG"])

@@ -8,10 +8,10 @@ import difflib
 from flask import url_for
 from markupsafe import Markup, escape
 
-from lawkb.lookup import citation, find_law
-from lawkb.model import LEVELS, law_key
-from lawkb.search.backend import KBError
+from lawkb.core.errors import KBError
+from lawkb.core.model import LEVELS, law_key
 from lawkb.search.contract import Filters, Query
+from lawkb.search.lookup import citation, find_law
 
 from .resources import Resources
 from .xrefs import Ref, find_refs, link

@@ -6,8 +6,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from lawkb.search.backend import KBError
-from lawkb.search.contract import QueryError
+from lawkb.core.errors import KBError, QueryError
 
 # Chinese wording for the statuses people can meet; the API keeps a stable English code beside it.
 _TITLES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from lawkb.lookup import citation
+from lawkb.search.lookup import citation
 
 COLUMNS = [("citation", "引用"), ("law_title", "法律名称"), ("article_no", "条号"), ("level", "效力级别"),
            ("status", "时效性"), ("region", "地区"), ("version_date", "版本日期"), ("effective", "施行日期"),

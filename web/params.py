@@ -6,7 +6,7 @@ import datetime as dt
 
 from werkzeug.datastructures import MultiDict
 
-from lawkb.model import LEVELS, STATUSES
+from lawkb.core.model import LEVELS, STATUSES
 from lawkb.search.contract import MAX_QUERY_CHARS, Filters, Query
 
 from .errors import WebError

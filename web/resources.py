@@ -15,7 +15,8 @@ from typing import Any
 from flask import current_app
 from markupsafe import Markup, escape
 
-from lawkb.search.backend import KBError, KnowledgeBase
+from lawkb.core.errors import KBError
+from lawkb.search.store.protocol import KnowledgeBase
 
 from .xrefs import find_refs
 

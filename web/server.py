@@ -9,7 +9,7 @@ import threading
 
 from flask import Flask
 
-from lawkb import settings
+from lawkb.core import settings
 
 log = logging.getLogger("lawkb.web")
 
@@ -18,34 +18,33 @@ def embed_in_background(app: Flask, locator: str) -> threading.Thread | None:
     """Compute missing vectors on a thread of its own (low priority, its own DB connection), then swap
     in a searcher that uses them. Returns the thread, or None when there is nothing to do."""
     r = app.extensions["lawkb"]
-    if not hasattr(r.kb, "conn"):
-        return None  # vectors of other backends are computed by their own tools
+    if not r.kb.embeds_in_place:
+        return None  # a store that embeds by rebuilding does it with `lawkb embed`, not under the site
 
     def run() -> None:
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # searches come first
         except (AttributeError, OSError):
             pass
-        from lawkb.search.backend import open_kb, open_searcher
-        from lawkb.search.encoder import resolve_model
-        from lawkb.search.vectors import compute, missing
+        from lawkb.search import open_kb, open_searcher
+        from lawkb.search.encode.resolve import resolve_model
 
         enc = resolve_model(allow_download=False)
         if enc is None:
             return
         kb = open_kb(locator)
         try:
-            todo = len(missing(kb.conn, enc.model_id))
+            todo = kb.missing_vectors(enc.model_id)
             if not todo:
                 return
             r.embedding = {"done": 0, "total": todo}
             log.warning("computing %d article vectors in the background; search is lexical until then", todo)
-            compute(kb.conn, enc, commit_every=256,  # small chunks: the page shows progress often
-                    progress=lambda done, total: r.embedding.update(done=done, total=total))
+            kb.embed(enc, commit_every=256,  # small chunks: the page shows progress often
+                     progress=lambda done, total: r.embedding.update(done=done, total=total))
         finally:
             kb.close()
         searcher = open_searcher(r.kb, use_model=True)
-        searcher.snapshot()  # load before the swap, so no request waits for it
+        searcher.prepare()  # load before the swap, so no request waits for it
         r.searcher = searcher
         r.embedding = None
         log.warning("article vectors ready: search is hybrid")
@@ -68,8 +67,7 @@ def serve(locator: str | None = None, host: str | None = None, port: int | None 
     locator = settings.get("kb", locator)
     app = create_app({"KB_LOCATOR": locator})
     searcher = app.extensions["lawkb"].searcher
-    if hasattr(searcher, "snapshot"):
-        searcher.snapshot()  # load the index now rather than on the first visitor's request
+    searcher.prepare()  # load the index and model now rather than on the first visitor's request
     if embed:
         embed_in_background(app, locator)
     host = host or settings.get("web_host")

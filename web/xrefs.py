@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from lawkb.numerals import CN_NUM_CHARS, cn_to_int
+from lawkb.core.refs import ITEM, NUMERAL, PARAGRAPH, article_pattern, parse_article
 
-_N = f"[{CN_NUM_CHARS}0-9]+"
-_TOKEN = re.compile(rf"《(?P<title>[^《》\n]{{1,80}})》|第(?P<n>{_N})条(?:之(?P<sub>{_N}))?")
+# Only 第N条 links: a bare 1032条 in a statute is not a cross-reference.
+_ARTICLE = article_pattern(bare=False)
+_TOKEN = re.compile(rf"《(?P<title>[^《》\n]{{1,80}})》|(?P<art>{_ARTICLE})")
 # What may stand between a named law and the 第N条 that still belong to it.
-_CONTINUES = re.compile(rf"^(?:[\s、，,和及与或至到以]|以及|第{_N}[款项]|[（(][{CN_NUM_CHARS}0-9]+[）)])*$")
+_CONTINUES = re.compile(rf"^(?:[\s、，,和及与或至到以]|以及|{PARAGRAPH}|{ITEM}|[（(]{NUMERAL}[）)])*$")
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,10 @@ def find_refs(text: str) -> list[Ref]:
             continue
         if law is not None and not _CONTINUES.match(text[last_end:m.start()]):
             law = None
-        try:
-            number = cn_to_int(m.group("n"))
-            sub = cn_to_int(m.group("sub")) if m.group("sub") else 0
-        except ValueError:
+        parsed = parse_article(m.group("art"), bare=False)
+        if parsed is None:
             continue
-        refs.append(Ref(m.start(), m.end(), law, number, sub))
+        refs.append(Ref(m.start(), m.end(), law, *parsed))
         last_end = m.end()
     return refs
 

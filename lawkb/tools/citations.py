@@ -14,17 +14,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lawkb.numerals import CN_NUM_CHARS, cn_to_int
+from lawkb.core.refs import (
+    ARTICLE,
+    ITEM,
+    LAW_SUFFIXES,
+    LAW_TITLE,
+    PARAGRAPH,
+    parse_article,
+    parse_item,
+    parse_paragraph,
+)
 
-_N = rf"[{CN_NUM_CHARS}0-9０-９]+"
-_TITLE = r"《(?:[^《》〈〉\n]|〈[^〈〉《》\n]*〉){1,80}》"
-_ART = rf"(?:第\s*(?P<an>{_N})|(?P<ad>[0-9０-９]+))\s*[条條](?:\s*之\s*(?P<as>{_N}))?"
-_PARA = rf"第\s*(?P<pn>{_N})\s*款"
-_ITEM = rf"第?\s*(?:[（(]\s*(?P<ib>{_N})\s*[）)]|(?P<in>{_N}))\s*项"
 # 本法 / 该条例 / 同法 / 上述法律: the law named before.
 _PRONOUN = r"(?:本|该|同|前述|上述)(?:法典|法律|法|条例|办法|规定|细则|解释)"
 _TOKEN = re.compile(
-    rf"(?P<title>{_TITLE})|(?P<art>{_ART})|(?P<para>{_PARA})|(?P<item>{_ITEM})|(?P<pron>{_PRONOUN})"
+    rf"(?P<title>{LAW_TITLE})|(?P<art>{ARTICLE})|(?P<para>{PARAGRAPH})|(?P<item>{ITEM})|(?P<pron>{_PRONOUN})"
 )
 # Between a law and its article: spaces, a version note （2018年修正）, 的 / 中的.
 _LAW_GAP = re.compile(r"^\s*(?:[（(](?P<ver>[^（）()\n]{0,24})[）)])?\s*(?:中的|的)?\s*$")
@@ -33,7 +37,6 @@ _RANGE_SEP = re.compile(r"^\s*(?:至|到|—|－|-|~|～)\s*$")
 _YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
 _ALIAS_DEF = re.compile(r"^\s*[（(]\s*以下(?:简称|称)\s*[“\"《「]?(?P<alias>[^”\"》」）)\n]{1,20})[”\"》」]?\s*[）)]")
 # An unbracketed name right before an article: a run of Chinese ending in a legal-instrument word.
-_SUFFIX = ("法典", "法", "条例", "规定", "办法", "细则", "解释", "规则", "章程", "决定", "公约", "规约")
 _BARE_RUN = re.compile(r"[\u4e00-\u9fff〈〉]{2,40}$")
 # Words that end in 法 (etc.) but do not name a law, and words that lead into a citation.
 _NOT_LAWS = {"依法", "合法", "违法", "非法", "立法", "司法", "执法", "守法", "方法", "说法", "做法", "看法", "想法",
@@ -62,15 +65,6 @@ class Citation:
     extra: dict = field(default_factory=dict)
 
 
-def _num(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return cn_to_int(text)
-    except ValueError:
-        return None
-
-
 def _strip_title(title: str) -> str:
     return title[1:-1].strip()
 
@@ -82,7 +76,7 @@ def bare_law_name(before: str, is_law: Callable[[str], bool] | None) -> tuple[st
     if not m:
         return None
     run = m.group(0)
-    if not run.endswith(_SUFFIX):
+    if not run.endswith(LAW_SUFFIXES):
         return None
     name = _drop_leads(run)
     if is_law is not None:
@@ -114,7 +108,7 @@ _PLACE = re.compile(r"^[\u4e00-\u9fff]{1,10}(?:省|市|自治区|自治州|自�
 
 
 def _is_place(text: str) -> bool:
-    from lawkb.regions import normalize_region
+    from lawkb.core.regions import normalize_region
 
     return bool(_PLACE.match(text)) or normalize_region(text) is not None
 
@@ -180,11 +174,11 @@ def extract(text: str, is_law: Callable[[str], bool] | None = None) -> list[Cita
             prev = None
             continue
         if kind == "art":
-            number = _num(m.group("an") or m.group("ad"))
-            sub = _num(m.group("as")) or 0
-            if number is None:
+            parsed = parse_article(m.group("art"))
+            if parsed is None:
                 continue
-            has_di = m.group("an") is not None
+            number, sub = parsed
+            has_di = m.group("art").startswith("第")   # 1032条 without 第 counts only after a law's name
             law = None
             if pending is not None:
                 gap = _LAW_GAP.match(text[pending[3]:m.start()])
@@ -230,7 +224,7 @@ def extract(text: str, is_law: Callable[[str], bool] | None = None) -> list[Cita
             continue
         if kind in ("para", "item") and prev is not None:
             between = text[prev_end:m.start()]
-            number = _num(m.group("pn")) if kind == "para" else _num(m.group("ib") or m.group("in"))
+            number = parse_paragraph(m.group("para")) if kind == "para" else parse_item(m.group("item"))
             if number is None:
                 continue
             if between.strip() == "":
@@ -280,6 +274,6 @@ def _pronoun_stands_alone(text: str, start: int) -> bool:
 def _bare_title(out: list[Citation], pending: tuple, text: str) -> None:
     """A 《law》 cited with no article: still worth checking (a repealed law cited by name)."""
     name, form, start, end, _ = pending
-    if form != "title" or not name.endswith(_SUFFIX + ("法律",)):
+    if form != "title" or not name.endswith(LAW_SUFFIXES + ("法律",)):
         return
     out.append(Citation(span="", start=start, end=end, law=name, law_form=form, number=None, law_start=start))

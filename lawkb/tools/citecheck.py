@@ -19,10 +19,10 @@ from __future__ import annotations
 import html
 import re
 
-from lawkb import settings
-from lawkb.model import STATUS_REPEALED, normalize_text
-from lawkb.numerals import article_no_text, int_to_cn
-from lawkb.search.backend import KnowledgeBase
+from lawkb.core import settings
+from lawkb.core.model import STATUS_REPEALED, normalize_text
+from lawkb.core.numerals import article_no_text, int_to_cn
+from lawkb.search.store.protocol import KnowledgeBase
 
 from .citations import Citation, extract
 from .lawindex import LawIndex

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lawkb.search.backend import KnowledgeBase
+from lawkb.search.store.protocol import KnowledgeBase
 
 from .lawindex import LawIndex
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from lawkb.model import KIND_ARTICLE, LEVELS, STATUS_IN_FORCE, law_key
-from lawkb.search.backend import KnowledgeBase
+from lawkb.core.model import KIND_ARTICLE, LEVELS, STATUS_IN_FORCE, law_key
+from lawkb.search.store.protocol import KnowledgeBase
 
 from .textsim import bigrams
 

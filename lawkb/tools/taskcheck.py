@@ -24,10 +24,12 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from lawkb.model import STATUS_IN_FORCE
-from lawkb.search.backend import KnowledgeBase, open_searcher
-from lawkb.search.contract import Filters, Query, QueryError
-from lawkb.search.text import segmenter
+from lawkb.core.errors import QueryError
+from lawkb.core.model import STATUS_IN_FORCE
+from lawkb.core.segment import segmenter
+from lawkb.search import open_searcher
+from lawkb.search.contract import Filters, Query
+from lawkb.search.store.protocol import KnowledgeBase
 
 from .lawindex import LawIndex
 

@@ -4,7 +4,7 @@ words rather than its number."""
 
 from __future__ import annotations
 
-from lawkb.model import normalize_text
+from lawkb.core.model import normalize_text
 
 SAME = 0.85    # at or above: the same provision (small edits at most)
 RELATED = 0.45  # at or above: a changed version of it; below: a different provision

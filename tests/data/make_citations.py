@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lawkb.model import normalize_text
-from lawkb.numerals import int_to_cn
-from lawkb.search.backend import open_kb
+from lawkb.core.model import normalize_text
+from lawkb.core.numerals import int_to_cn
+from lawkb.search import open_kb
 from lawkb.tools.lawindex import LawIndex
 
 OUT = Path(__file__).with_name("citations_generated.tsv")

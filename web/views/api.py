@@ -8,8 +8,8 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from lawkb.lookup import citation, lookup_article
-from lawkb.model import LEVELS, STATUSES
+from lawkb.core.model import LEVELS, STATUSES
+from lawkb.search.lookup import citation, lookup_article
 
 from .. import params
 from ..errors import WebError
@@ -40,8 +40,7 @@ def _body() -> dict:
 def healthz():
     r = res()
     stats = r.stats()
-    enc = getattr(r.searcher, "encoder", None)
-    model = enc() is not None if callable(enc) else None
+    model = r.searcher.encoder() is not None
     return jsonify({"status": "ok", "backend": stats.get("backend"), "laws": stats.get("laws"),
                     "articles": stats.get("articles"), "model": model,
                     "embedding": r.embedding})
@@ -147,22 +146,22 @@ def convention():
 # ---- admin: off unless an operator sets a token ------------------------------------------------------
 
 def _kb_dir() -> Path:
-    path = getattr(res().kb, "path", None)
-    if path is None:
-        raise WebError(400, "此知识库后端不支持在网站上管理")
-    return Path(path)
+    """Where uploaded files are kept: inside an embedded KB's folder (a server-side store has none)."""
+    kb = res().kb
+    if kb.backend != "embedded":
+        raise WebError(400, "此知识库后端不支持在网站上上传文件，请用 lawkb ingest 命令")
+    return Path(kb.locator)
 
 
 @bp.post("/api/v1/admin/reindex")
 def admin_reindex():
     require_admin()
-    from lawkb.search.backend import open_kb
-    from lawkb.search.indexer import build_index
+    from lawkb.search import open_kb
 
     with _admin_lock:
-        kb = open_kb(str(_kb_dir()))  # its own connection: the site keeps reading on the shared one
+        kb = open_kb(res().kb.locator)  # its own connection: the site keeps reading on the shared one
         try:
-            timing = build_index(kb)
+            timing = kb.index()
         finally:
             kb.close()
         res().clear_caches()
@@ -179,8 +178,7 @@ def admin_ingest():
     if Path(name).suffix.lower() not in {".md", ".txt", ".html", ".htm", ".pdf", ".docx"}:
         raise WebError(415, "只能上传 Markdown、TXT、HTML、PDF 或 DOCX 文件")
     from lawkb.ingest.pipeline import ingest
-    from lawkb.search.backend import open_kb
-    from lawkb.search.indexer import build_index
+    from lawkb.search import open_kb
 
     with _admin_lock:
         folder = _kb_dir() / "uploads"
@@ -190,7 +188,7 @@ def admin_ingest():
         kb = open_kb(str(_kb_dir()))
         try:
             report = ingest(kb, [target], prune=False, max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
-            timing = build_index(kb)
+            timing = kb.index()
         finally:
             kb.close()
         res().clear_caches()

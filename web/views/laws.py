@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from lawkb.lookup import citation
-from lawkb.numerals import cn_to_int
+from lawkb.core.numerals import cn_to_int
+from lawkb.search.lookup import citation
 
 from ..articles import article_view, cited_elsewhere
 from ..errors import WebError

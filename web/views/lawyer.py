@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from lawkb.lookup import lookup_article
-from lawkb.search.backend import KBError
+from lawkb.core.errors import KBError
 from lawkb.search.contract import Query
+from lawkb.search.lookup import lookup_article
 
 from .. import exports, params
 from ..errors import WebError

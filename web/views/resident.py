@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from lawkb.model import LEVELS, STATUSES
+from lawkb.core.model import LEVELS, STATUSES
 
 from .. import params
 from ..resources import res
@@ -13,7 +13,6 @@ bp = Blueprint("resident", __name__)
 
 # Below this cosine similarity (bge-small-zh), with no word in common, a hit is noise: nonsense
 # questions score 0.34-0.44, real ones 0.5 and above.
-WEAK_SIMILARITY = 0.45
 
 # Questions in everyday words, to show what kind of question works; they name no law.
 EXAMPLES = [
@@ -36,7 +35,7 @@ def lexical_notice(result, embedding: dict | None) -> str | None:
     return "当前仅按关键词检索（语义模型或向量不可用），结果可能不够全面。"
 
 
-def nothing_fits(result, floor: float = WEAK_SIMILARITY) -> bool:
+def nothing_fits(result, floor: float) -> bool:
     """True when no hit is a real answer: nothing cited, no meaningful word matched, and the meaning
     match is weak (dense retrieval always returns something, even for nonsense). floor: the similarity
     below which a match is weak; each model scores on its own scale, so the fine-tuned one brings its own."""
@@ -49,8 +48,7 @@ def nothing_fits(result, floor: float = WEAK_SIMILARITY) -> bool:
 
 
 def weak_floor(searcher) -> float:
-    floor = getattr(searcher.encoder(), "weak_similarity", None)
-    return WEAK_SIMILARITY if floor is None else float(floor)
+    return searcher.profile().weak_similarity
 
 
 @bp.get("/")

@@ -1,0 +1,5 @@
+"""`python -m lawkb.cli`."""
+
+from lawkb.cli import main
+
+main()
