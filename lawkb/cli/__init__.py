@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from . import es_commands, kb_commands, tool_commands
+from . import corpus_commands, es_commands, kb_commands, tool_commands
 from .options import Group
 
 COMMANDS = [
@@ -13,6 +13,7 @@ COMMANDS = [
     kb_commands.search, kb_commands.index, kb_commands.embed, kb_commands.eval_cmd, kb_commands.serve,
     kb_commands.show_settings, es_commands.es_node, es_commands.es_indices, es_commands.es_rebuild,
     tool_commands.cite_check, tool_commands.task_check, tool_commands.convention_check,
+    corpus_commands.corpus,
 ]
 
 

@@ -42,7 +42,7 @@ SETTINGS: list[Setting] = [
             "re-ranked with words borrowed from the first ones) or off, which saves about 4 ms of CPU a "
             "search."),
     Setting("cache", "LAWKB_CACHE", "~/.cache/lawkb",
-            "Where downloaded models are kept (models/<name>/ below it)."),
+            "Where downloaded and built models (models/<name>/) and the unpacked LawRefBook snapshot (corpus/) are kept."),
     Setting("offline", "LAWKB_OFFLINE", "",
             "Set to 1 to forbid any model download (search then uses what is local, or runs lexically)."),
     Setting("max_file_mb", "LAWKB_MAX_FILE_MB", 50,

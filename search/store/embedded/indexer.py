@@ -4,6 +4,7 @@ processes), then build and save the search snapshot. Run by `lawkb ingest` at th
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -35,7 +36,8 @@ def update_terms(conn, *, workers: int | None = None, progress: Callable[[int, i
     if workers <= 1 or len(chunks) <= 1:
         results = [_segment([t for _, t in c]) for c in chunks]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawned, not forked: see ingest/pipeline.py (a fork can inherit a lock held by another thread)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = []
             for done, r in enumerate(pool.map(_segment, [[t for _, t in c] for c in chunks]), start=1):
                 results.append(r)
