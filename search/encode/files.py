@@ -71,6 +71,14 @@ def file_sha256(path: Path) -> str:
     return _SHA_CACHE[key]
 
 
+def remember_sha256(path: Path, digest: str) -> None:
+    """Record the digest of a file just written whose bytes were hashed on the way (a download), so
+    file_sha256 does not read it again."""
+    key = _sha_key(path)
+    _SHA_CACHE[key] = digest
+    _save_sha(key, digest)
+
+
 def onnx_files(model_dir: Path) -> dict[str, Path]:
     """The ONNX files of a model folder by variant ('int8', 'fp32'), for the layouts lawkb knows."""
     found = {}

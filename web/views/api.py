@@ -17,6 +17,7 @@ from ..openapi import spec
 from ..resources import res
 from ..security import require_admin
 from ..tools import document_text, tool, upload
+from .resident import model_state, model_status_words
 
 bp = Blueprint("api", __name__)
 _admin_lock = threading.Lock()
@@ -41,9 +42,17 @@ def healthz():
     r = res()
     stats = r.stats()
     model = r.searcher.encoder() is not None
+    state = model_state()
+    # model: whether search uses one now; model_state / model_reason: why not yet, as the page says it.
+    if model:
+        name, reason = "ready", None
+    else:
+        name = (state or {}).get("state") or "missing"
+        reason = model_status_words(state, r.embedding) or "语义模型或向量不可用"
+        name = "embedding" if r.embedding is not None else name
     return jsonify({"status": "ok", "backend": stats.get("backend"), "laws": stats.get("laws"),
-                    "articles": stats.get("articles"), "model": model,
-                    "embedding": r.embedding})
+                    "articles": stats.get("articles"), "model": model, "model_state": name,
+                    "model_reason": reason, "embedding": r.embedding})
 
 
 @bp.get("/api/v1/openapi.json")

@@ -310,7 +310,7 @@ class ElasticKB:
         return max(0, int(meta.get("articles", 0)) - int(meta.get("vectors", 0)))
 
     def embed(self, encoder, *, batch_size: int = 32, workers: int | None = None, progress=None,
-              commit_every: int = 2048) -> int:
+              commit_every: int = 2048, scope_done=None) -> int:
         """A new generation with the missing vectors filled in (the others reused by key)."""
         self.encoder = encoder
         return self.rebuild(progress=progress is not None)["articles_written"]

@@ -304,9 +304,12 @@ class EmbeddedKB:
         return len(vectors.missing(self.conn, model_id))
 
     def embed(self, encoder, *, batch_size: int = 32, workers: int | None = None,
-              progress: Callable[[int, int], None] | None = None, commit_every: int = 2048) -> int:
+              progress: Callable[[int, int], None] | None = None, commit_every: int = 2048,
+              scope_done: Callable[[str, int], None] | None = None) -> int:
+        """National law in force first (vectors.SCOPES), so searches with no region can go hybrid
+        before the local documents are done."""
         return vectors.compute(self.conn, encoder, batch_size=batch_size, workers=workers, progress=progress,
-                               commit_every=commit_every)
+                               commit_every=commit_every, scope_done=scope_done)
 
     def retriever(self, **options) -> EmbeddedRetriever:
         """options: the dense scan's first pass (EmbeddedRetriever's coarse_min_rows, coarse_candidates)."""

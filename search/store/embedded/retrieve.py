@@ -122,10 +122,15 @@ class QueryRows:
 
     def dense_state(self, model_id: str) -> tuple[bool, list[str]]:
         snap = self.snap
-        if snap.dense is None or snap.dense_missing == snap.size:
+        if snap.dense is None or snap.has_vector is None or snap.dense_missing == snap.size:
             return False, [f"lexical search only: no vectors for {model_id} yet (run `lawkb embed`)"]
         if snap.dense_missing:
-            return True, [f"{snap.dense_missing} of {snap.size} articles have no vector yet (run `lawkb embed`)"]
+            # A half-embedded scope would rank its articles without vectors below the rest, unseen: such a
+            # search stays lexical until they are done (national law in force comes first, vectors.py).
+            lacking = int(np.count_nonzero(self.m & ~snap.has_vector))
+            if lacking:
+                return False, [f"lexical search only: {lacking} of {int(np.count_nonzero(self.m))} articles "
+                               "this search covers have no vector yet (run `lawkb embed`)"]
         return True, []
 
     def _lexical_scores(self, terms: dict[str, float]) -> np.ndarray:

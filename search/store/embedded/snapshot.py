@@ -46,6 +46,7 @@ class Snapshot:
     dense: np.ndarray | None = None   # float32 n x dim, L2-normalised rows (zeros where missing)
     dense_model: str | None = None
     dense_missing: int = 0
+    has_vector: np.ndarray | None = None      # bool per row: whether dense holds its vector
     coarse: np.ndarray | None = None          # float32 n x coarse.DIMS projection of dense (large KBs)
     coarse_basis: np.ndarray | None = None    # dim x coarse.DIMS
     masks: dict = field(default_factory=dict)  # filter rows per Filters, filled by the searcher
@@ -167,6 +168,7 @@ def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str,
         # Valid only for the same rows in the same order and the same set of vectors.
         if meta.get("vectors") == _vector_count(conn, model_id) and meta.get("rows") == rows_digest:
             snap.dense, snap.dense_model, snap.dense_missing = np.load(cache), model_id, meta["missing"]
+            snap.has_vector = _nonzero_rows(snap.dense)
             if snap.size >= min_rows:
                 _attach_coarse(snap, cache.with_suffix(".coarse.npz"))
             return
@@ -174,6 +176,7 @@ def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str,
     snap.dense, snap.dense_model, snap.dense_missing = mat, model_id, missing
     if mat is None:
         return
+    snap.has_vector = _nonzero_rows(mat)
     if cache:
         try:
             for old in cache_dir.glob("dense-*"):
@@ -187,6 +190,15 @@ def attach_dense(snap: Snapshot, conn: sqlite3.Connection, model_id: str,
             pass  # a read-only KB still searches; it just rebuilds the matrix when opened
     if snap.size >= min_rows:
         _attach_coarse(snap, cache.with_suffix(".coarse.npz") if cache else None)
+
+
+def _nonzero_rows(mat: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Rows that hold a vector: stored vectors are L2-normalised, missing ones are zero rows."""
+    out = np.empty(len(mat), dtype=bool)
+    for start in range(0, len(mat), chunk):
+        part = mat[start:start + chunk]
+        out[start:start + chunk] = np.einsum("ij,ij->i", part, part) > 0
+    return out
 
 
 def _attach_coarse(snap: Snapshot, cache: Path | None) -> None:

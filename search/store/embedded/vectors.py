@@ -16,6 +16,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from lawkb.core.model import LOCAL_LEVELS, STATUS_IN_FORCE
+
 MAX_EMBED_CHARS = 1000  # the model reads 512 tokens at most; Chinese runs about one token a character
 
 
@@ -39,18 +41,43 @@ def embed_inputs(conn: sqlite3.Connection) -> Iterator[tuple[int, str, str]]:
 
 
 def missing(conn: sqlite3.Connection, model_id: str) -> list[tuple[str, str]]:
+    return [kv for _, part in missing_by_scope(conn, model_id) for kv in part]
+
+
+# The order vectors are computed in: what most questions search first (national law in force: a search
+# with no region reads only these rows, so it can go hybrid as soon as they are done), then older
+# national versions and cases, then local documents in force, then the rest.
+SCOPES = ("national law in force", "other national documents", "local law in force", "other local documents")
+
+
+def missing_by_scope(conn: sqlite3.Connection, model_id: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The (key, text) pairs still to embed for model_id, by scope in SCOPES order; a text shared by
+    several scopes is listed in the first."""
     have = {k for (k,) in conn.execute("SELECT key FROM vectors WHERE model=?", (model_id,))}
-    todo: dict[str, str] = {}
-    for _, key, text in embed_inputs(conn):
-        if key not in have:
-            todo.setdefault(key, text)
-    return list(todo.items())
+    local_levels = ",".join(f"'{x}'" for x in LOCAL_LEVELS)
+    rows = conn.execute(
+        "SELECT l.title, u.number_text, u.kind, u.text, "
+        f" (l.region_province IS NOT NULL OR coalesce(l.level, '') IN ({local_levels})) * 2 "
+        f"  + (v.status != '{STATUS_IN_FORCE}' OR coalesce(l.level, '') = '案例') AS scope "
+        "FROM units u JOIN laws l ON l.law_id = u.law_id JOIN versions v ON v.version_id = u.version_id "
+        "WHERE u.article_id IS NOT NULL ORDER BY scope, u.unit_id")
+    todo: list[dict[str, str]] = [{} for _ in SCOPES]
+    seen: set[str] = set(have)
+    for title, number_text, kind, text, scope in rows:
+        t = embed_text(title, number_text, kind, text)
+        k = key_of(t)
+        if k not in seen:
+            seen.add(k)
+            todo[scope][k] = t
+    return [(name, list(part.items())) for name, part in zip(SCOPES, todo, strict=True)]
 
 
 def compute(conn: sqlite3.Connection, encoder, *, batch_size: int = 32, commit_every: int = 2048,
-            progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> int:
-    """Embed what is missing for encoder.model_id; committed in chunks so an interrupted run keeps its
-    work. Returns the number of vectors computed.
+            progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+            scope_done: Callable[[str, int], None] | None = None) -> int:
+    """Embed what is missing for encoder.model_id, scope by scope in SCOPES order (scope_done(name, n)
+    after each one that had work); committed in chunks so an interrupted run keeps its work and the next
+    run resumes where it stopped. Returns the number of vectors computed.
 
     With `workers` > 1, an encoder that can be re-created in another process (OnnxEncoder.worker_spec)
     runs in that many single-threaded processes. The default is this process with the encoder's own
@@ -58,9 +85,8 @@ def compute(conn: sqlite3.Connection, encoder, *, batch_size: int = 32, commit_e
     against 28 min 12 s for 2 × 1 thread); separate processes hold up better when other jobs share the
     cores, since one late thread then does not hold up every matrix product (docs/measurements.md).
     """
-    todo = missing(conn, encoder.model_id)
-    # Longest first within the whole job: batches of similar length waste little on padding.
-    todo.sort(key=lambda kv: len(kv[1]), reverse=True)
+    scopes = missing_by_scope(conn, encoder.model_id)
+    total = sum(len(part) for _, part in scopes)
     spec = getattr(encoder, "worker_spec", None)  # a (factory, arguments) pair, picklable
     pool = None
     if spec is not None and workers is not None and workers > 1:
@@ -75,17 +101,24 @@ def compute(conn: sqlite3.Connection, encoder, *, batch_size: int = 32, commit_e
 
     done = 0
     try:
-        for start in range(0, len(todo), commit_every):
-            chunk = todo[start:start + commit_every]
-            vecs = encode([t for _, t in chunk])
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
-                             [(encoder.model_id, k, np.asarray(v, dtype=np.float32).tobytes())
-                              for (k, _), v in zip(chunk, vecs, strict=True)])
-            conn.execute("COMMIT")
-            done += len(chunk)
-            if progress:
-                progress(done, len(todo))
+        for name, todo in scopes:
+            if not todo:
+                continue
+            # Longest first within a scope: batches of similar length waste little on padding.
+            todo.sort(key=lambda kv: len(kv[1]), reverse=True)
+            for start in range(0, len(todo), commit_every):
+                chunk = todo[start:start + commit_every]
+                vecs = encode([t for _, t in chunk])
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT OR REPLACE INTO vectors (model, key, vec) VALUES (?, ?, ?)",
+                                 [(encoder.model_id, k, np.asarray(v, dtype=np.float32).tobytes())
+                                  for (k, _), v in zip(chunk, vecs, strict=True)])
+                conn.execute("COMMIT")
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+            if scope_done:
+                scope_done(name, len(todo))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
