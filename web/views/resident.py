@@ -11,9 +11,6 @@ from ..resources import res
 
 bp = Blueprint("resident", __name__)
 
-# Below this cosine similarity (bge-small-zh), with no word in common, a hit is noise: nonsense
-# questions score 0.34-0.44, real ones 0.5 and above.
-
 # Questions in everyday words, to show what kind of question works; they name no law.
 EXAMPLES = [
     "楼上漏水物业不管怎么办",
