@@ -5,6 +5,7 @@ from __future__ import annotations
 from lawkb.core.errors import KBError, NotFound
 from lawkb.core.model import LEVELS, STATUS_IN_FORCE
 from lawkb.core.refs import ArticleRef, parse_ref
+from lawkb.core.versions import iso_day
 from lawkb.search.store.protocol import KnowledgeBase
 
 
@@ -39,6 +40,11 @@ def lookup_article(kb: KnowledgeBase, text: str, *, as_of: str | None = None) ->
 def article_for_ref(kb: KnowledgeBase, ref: ArticleRef, *, as_of: str | None = None) -> dict:
     if not ref.law:
         raise KBError("name the law as well as the article, e.g. 民法典 第1032条")
+    if as_of is not None:
+        try:
+            as_of = iso_day(as_of)
+        except ValueError as exc:
+            raise KBError(f"as_of: {exc}") from None
     law = find_law(kb, ref.law)
     art = kb.article(law["law_id"], ref.number, ref.sub, as_of=as_of)
     if art is None:

@@ -93,3 +93,35 @@ def test_laws_of_a_city(kb):
 def test_stats_counts(kb):
     s = kb.stats()
     assert s["laws"] > 370 and s["articles"] > 25000 and s["by_source"]["markdown"] >= 20
+
+
+@pytest.mark.parametrize("day", ["20231201", "2023-W48-5", "2023-02-30", "2023-12-1"])
+def test_an_as_of_that_is_not_a_calendar_day_is_refused_everywhere(day):
+    """Python reads 20231201 and week dates as ISO dates; stored dates are compared as YYYY-MM-DD
+    strings, where 20231201 sorts after every 2023 date and would pick the wrong version."""
+    from lawkb.core.errors import KBError, QueryError
+    from lawkb.core.refs import ArticleRef
+    from lawkb.core.versions import iso_day
+    from lawkb.search.contract import Filters
+    from lawkb.search.lookup import article_for_ref
+    from lawkb.search.rank.filters import resolve_filters
+
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        iso_day(day)
+    with pytest.raises(QueryError, match="as_of"):
+        resolve_filters(None, Filters(as_of=day))
+    with pytest.raises(KBError, match="as_of"):
+        article_for_ref(None, ArticleRef("民法典", 1032), as_of=day)
+    assert iso_day(" 2023-12-01 ") == "2023-12-01"
+
+
+def test_the_site_answers_400_in_chinese_for_a_compact_date():
+    from werkzeug.datastructures import MultiDict
+
+    from lawkb.web.errors import WebError
+    from lawkb.web.params import as_of_date
+
+    with pytest.raises(WebError) as err:
+        as_of_date(MultiDict({"as_of": "20231201"}))
+    assert err.value.status == 400 and "YYYY-MM-DD" in str(err.value) and "日期格式" in str(err.value)
+    assert as_of_date(MultiDict({"as_of": "2023-12-01"})) == "2023-12-01"

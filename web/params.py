@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from werkzeug.datastructures import MultiDict
 
 from lawkb.core.model import LEVELS, STATUSES
+from lawkb.core.versions import iso_day
 from lawkb.search.contract import MAX_QUERY_CHARS, Filters, Query
 
 from .errors import WebError
@@ -32,10 +31,9 @@ def as_of_date(args: MultiDict) -> str | None:
     if not raw:
         return None
     try:
-        dt.date.fromisoformat(raw)
+        return iso_day(raw)
     except ValueError:
         raise WebError(400, f"日期格式应为 YYYY-MM-DD，收到 {raw[:20]!r}") from None
-    return raw
 
 
 def filters(args: MultiDict) -> Filters:

@@ -13,6 +13,8 @@ Pure functions over document summaries, so every backend resolves the same way:
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -306,3 +308,20 @@ def validity(versions: list, repealed_on: str | None) -> list[tuple[int, int]]:
             end = date_int(repealed_on)
         out.append((date_int(start(v)), end))
     return out
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_day(text: str) -> str:
+    """text as a calendar day YYYY-MM-DD, else ValueError. Python also reads 20231201 and 2023-W48-5 as
+    ISO dates, but stored dates are strings of the first form and are compared as strings: 20231201
+    would sort after every 2023-xx-xx and pick the wrong version."""
+    t = (text or "").strip()
+    if not _ISO_DAY.fullmatch(t):
+        raise ValueError(f"a date must be written YYYY-MM-DD, not {t[:20]!r}")
+    try:
+        dt.date.fromisoformat(t)  # a real day: not 2023-02-30
+    except ValueError:
+        raise ValueError(f"{t} is not a day of the calendar (YYYY-MM-DD)") from None
+    return t

@@ -6,6 +6,7 @@ from __future__ import annotations
 from lawkb.core.errors import QueryError
 from lawkb.core.model import LEVELS, LOCAL_LEVELS, STATUSES
 from lawkb.core.regions import normalize_region
+from lawkb.core.versions import iso_day
 from lawkb.search.contract import Filters
 from lawkb.search.store.protocol import KnowledgeBase, ResolvedFilters
 
@@ -19,6 +20,11 @@ def resolve_filters(kb: KnowledgeBase, f: Filters) -> ResolvedFilters:
     bad_status = [x for x in f.status if x not in STATUSES]
     if bad_status:
         raise QueryError(f"unknown status {bad_status[0]!r}; one of {STATUSES}")
+    if f.as_of:
+        try:
+            iso_day(f.as_of)
+        except ValueError as exc:
+            raise QueryError(f"as_of: {exc}") from None
     region = None
     if f.region:
         region = normalize_region(f.region)
