@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -53,11 +54,11 @@ class Report:
 
 def discover(paths: Iterable[Path], report: Report) -> Iterator[Path]:
     for root in paths:
-        if root.is_file():
-            yield root
-            continue
         if not root.exists():
             report.failed.append((str(root), "no such file or directory"))
+            continue
+        if not root.is_dir():
+            yield root   # a file, or a pipe or device named directly: the caller says why it is refused
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -67,14 +68,26 @@ def discover(paths: Iterable[Path], report: Report) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    """sha256 over the file and its sidecar, so editing a sidecar re-ingests the file."""
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def file_digest(path: Path, max_bytes: int | None = None) -> tuple[str, int]:
+    """sha256 over the file and its sidecar, so editing a sidecar re-ingests the file. Reading stops past
+    max_bytes (IngestError): a file that grows while read, or one whose size stat() does not tell."""
     h = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
             size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise IngestError(f"file too large: more than the limit of {max_bytes / 2**20:.0f} MiB "
+                                  "(LAWKB_MAX_FILE_MB)")
     side = sidecar_path(path)
     if side is not None:
         h.update(b"\0sidecar\0" + side.read_bytes())
@@ -168,13 +181,17 @@ def ingest(
                 report.skipped.append((source, SKIP_NAMES[path.name]))
                 continue
             try:
-                size = path.stat().st_size
+                st = path.stat()   # follows links: a link to /dev/zero is a device
+                if not stat.S_ISREG(st.st_mode):
+                    # opening a named pipe blocks until someone writes; a device never ends
+                    raise IngestError(f"not a regular file ({_kind(st.st_mode)}): only files are read")
+                size = st.st_size
                 if size > max_bytes:
                     raise IngestError(
                         f"file too large: {size / 2**20:.1f} MiB > limit {max_bytes / 2**20:.0f} MiB "
                         "(LAWKB_MAX_FILE_MB)"
                     )
-                sha, size = file_digest(path)
+                sha, size = file_digest(path, max_bytes)
             except IngestError as exc:
                 report.failed.append((source, str(exc)))
                 continue

@@ -137,3 +137,30 @@ def test_kill_during_ingest_leaves_previous_kb(lawrefbook, good, tmp_path):
     kb = open_kb(str(kb_dir))
     assert kb.stats()["documents"] == 1
     kb.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="needs FIFOs and /dev/zero")
+def test_pipes_and_devices_are_refused_with_the_reason_not_waited_on(good, tmp_path):
+    """A named pipe blocks whoever opens it until a writer comes; /dev/zero never ends. Both, in a folder
+    and named directly, are refused one by one with the reason while the real file goes in. Run in a
+    child process with a deadline, since the failure being guarded against is a hang."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "law.md").write_bytes(next(good.iterdir()).read_bytes())
+    os.mkfifo(src / "pipe.md")
+    (src / "zero.md").symlink_to("/dev/zero")
+    lone_pipe = tmp_path / "lone.md"
+    os.mkfifo(lone_pipe)
+    script = ("import json, sys; from lawkb.search import open_kb; from lawkb.ingest.pipeline import ingest;"
+              "r = ingest(open_kb(sys.argv[1], create=True), [sys.argv[2], sys.argv[3]], workers=1);"
+              "print(json.dumps(r.to_dict(), ensure_ascii=False))")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "kb"), str(src), str(lone_pipe)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    failed = {Path(f["file"]).name: f["reason"] for f in report["failed"]}
+    assert "named pipe" in failed["pipe.md"] and "named pipe" in failed["lone.md"]
+    assert "character device" in failed["zero.md"]
+    assert report["added"] == 1 and report["articles"] > 0
