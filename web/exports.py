@@ -6,6 +6,7 @@ import csv
 import io
 
 from lawkb.search.lookup import citation
+from lawkb.tools.sheets import append_row
 
 COLUMNS = [("citation", "引用"), ("law_title", "法律名称"), ("article_no", "条号"), ("level", "效力级别"),
            ("status", "时效性"), ("region", "地区"), ("version_date", "版本日期"), ("effective", "施行日期"),
@@ -49,9 +50,8 @@ def to_xlsx(data: list[dict]) -> bytes:
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for r in data:
-        ws.append([str(r[key]) for key, _ in COLUMNS])
+        append_row(ws, [str(r[key]) for key, _ in COLUMNS])
         for cell in ws[ws.max_row]:
-            cell.data_type = "s"  # text stays text even when it starts with '='
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     for col, width in zip("ABCDEFGHIJ", (36, 24, 16, 10, 10, 10, 12, 12, 80, 40), strict=True):
         ws.column_dimensions[col].width = width

@@ -32,6 +32,7 @@ from lawkb.search.contract import Filters, Query
 from lawkb.search.store.protocol import KnowledgeBase
 
 from .lawindex import LawIndex
+from .sheets import append_row
 
 CLASSES = ("法定职责", "协助事项", "其他主体职责", "未找到依据")
 CHARTER = "城市居民委员会组织法"
@@ -423,8 +424,8 @@ def report_xlsx(result: dict) -> bytes:
     for i, t in enumerate(result["tasks"], start=1):
         cites = "\n".join(f"《{c['law_title']}》{c['article_no'] or ''}" for c in t["citations"])
         sents = "\n".join(c["sentence"] for c in t["citations"])
-        ws.append([i, t["task"], t.get("department") or "", t["class"], t["confidence"], t["reasoning"], cites,
-                   sents])
+        append_row(ws, [i, t["task"], t.get("department") or "", t["class"], t["confidence"], t["reasoning"],
+                        cites, sents])
     for col, width in zip("ABCDEFGH", (6, 30, 14, 12, 8, 60, 36, 60), strict=True):
         ws.column_dimensions[col].width = width
     for row in ws.iter_rows(min_row=2):
@@ -433,7 +434,7 @@ def report_xlsx(result: dict) -> bytes:
     summary = wb.create_sheet("汇总")
     summary.append(["结论", "数量"])
     for k, v in result["summary"].items():
-        summary.append([k, v])
+        append_row(summary, [k, v])
     summary.append([])
     summary.append(["本报告由程序自动生成，仅供参考，不构成法律意见。"])
     buf = io.BytesIO()
