@@ -737,3 +737,24 @@ def test_site_over_elasticsearch(es_client):
     assert law.status_code == 200 and 'id="toc-title"' in html(law)
     assert es_client.get(f"/law/{hit['law_id']}/text").status_code == 200
     assert es_client.get("/api/v1/articles/none%23x").status_code == 404
+
+
+@pytest.mark.parametrize("method,url,body,status", [
+    ("GET", "/?q=物业&_anchor=x", None, 200),                       # the pager no longer feeds url_for these
+    ("GET", "/?q=物业&_external=1&_scheme=https", None, 200),
+    ("GET", "/lawyer/export?q=物业&k=²", None, 400),                 # isdigit() but not int()
+    ("GET", "/lawyer/export?q=物业&k=①", None, 400),
+    ("GET", "/api/v1/laws?q=" + "法" * 60000, None, 400),            # SQLite: LIKE pattern too complex
+    ("GET", "/api/v1/search?q=物业&law=" + "法" * 60000, None, 400),
+    ("POST", "/api/v1/citecheck", '{"text": "\\ud800民法典第1条"}', 400),  # a lone surrogate
+    ("POST", "/api/v1/citecheck", "[" * 1000 + "]" * 1000, 400),     # nested past the parser's stack
+])
+def test_hostile_arguments_get_a_chinese_400_not_a_500(client, method, url, body, status):
+    r = client.get(url) if method == "GET" else client.post(url, data=body, content_type="application/json")
+    assert r.status_code == status
+    if status == 400:
+        message = r.get_data(as_text=True)
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in message), message[:200]
+    else:
+        page = r.get_data(as_text=True)
+        assert "_anchor" not in page and "_scheme" not in page

@@ -13,12 +13,17 @@ from .errors import WebError
 MAX_K = 100
 
 
-def _int(args: MultiDict, name: str, default: int, lo: int, hi: int) -> int:
+MAX_NAME_CHARS = 200   # a law's name or a region: longer is not a name (and SQLite's LIKE refuses huge patterns)
+# The query arguments a result page's links carry on; anything else (Flask's _anchor, _external …) is dropped.
+PAGE_ARGS = ("q", "region", "level", "status", "law", "as_of")
+
+
+def int_arg(args: MultiDict, name: str, default: int, lo: int, hi: int) -> int:
     raw = args.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if raw.isascii() else int("x")   # int() also reads ２ and other scripts' digits
     except ValueError:
         raise WebError(400, f"参数 {name} 应为整数，收到 {raw[:20]!r}") from None
     if not lo <= value <= hi:
@@ -45,8 +50,20 @@ def filters(args: MultiDict) -> Filters:
     for x in statuses:
         if x not in STATUSES:
             raise WebError(400, f"未知的时效性 {x[:20]!r}；可选：{'、'.join(STATUSES)}")
-    return Filters(level=levels, region=(args.get("region") or "").strip() or None, status=statuses,
-                   law=(args.get("law") or "").strip() or None, as_of=as_of_date(args))
+    return Filters(level=levels, region=name_arg(args, "region"), status=statuses, law=name_arg(args, "law"),
+                   as_of=as_of_date(args))
+
+
+def name_arg(args: MultiDict, name: str) -> str | None:
+    value = (args.get(name) or "").strip()
+    if len(value) > MAX_NAME_CHARS:
+        raise WebError(400, f"参数 {name} 太长：最多 {MAX_NAME_CHARS} 字")
+    return value or None
+
+
+def page_args(args: MultiDict) -> dict[str, list[str]]:
+    """The arguments a pager link repeats: only the search's own."""
+    return {k: args.getlist(k) for k in PAGE_ARGS if args.getlist(k)}
 
 
 def question(args: MultiDict, *, required: bool) -> str:
@@ -59,11 +76,11 @@ def question(args: MultiDict, *, required: bool) -> str:
 
 
 def api_query(args: MultiDict) -> Query:
-    return Query(question(args, required=True), k=_int(args, "k", 10, 1, MAX_K),
-                 offset=_int(args, "offset", 0, 0, 10_000), filters=filters(args))
+    return Query(question(args, required=True), k=int_arg(args, "k", 10, 1, MAX_K),
+                 offset=int_arg(args, "offset", 0, 0, 10_000), filters=filters(args))
 
 
 def page_query(args: MultiDict, page_size: int) -> tuple[Query, int]:
-    page = _int(args, "page", 1, 1, 1000)
+    page = int_arg(args, "page", 1, 1, 1000)
     return Query(question(args, required=False), k=page_size, offset=(page - 1) * page_size,
                  filters=filters(args)), page

@@ -31,9 +31,19 @@ def _article_json(art: dict) -> dict:
 def _body() -> dict:
     if not request.is_json:
         raise WebError(415, "请求体应为 JSON（Content-Type: application/json）")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:   # nested deeper than the parser's stack
+        raise WebError(400, "请求体嵌套过深") from None
     if not isinstance(data, dict):
         raise WebError(400, "请求体应为 JSON 对象")
+    for value in data.values():
+        # a lone surrogate (\ud800) survives JSON decoding but not encoding: refuse it here, in words
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise WebError(400, "文本中有无法识别的字符（不成对的代理码位），请检查后重新提交") from None
     return data
 
 
@@ -92,8 +102,8 @@ def laws():
         raise WebError(400, f"未知的效力级别 {a['level'][:20]!r}")
     if a.get("status") and a["status"] not in STATUSES:
         raise WebError(400, f"未知的时效性 {a['status'][:20]!r}")
-    rows = res().kb.laws(level=a.get("level") or None, region=a.get("region") or None,
-                         status=a.get("status") or None, q=a.get("q") or None)
+    rows = res().kb.laws(level=a.get("level") or None, region=params.name_arg(a, "region"),
+                         status=a.get("status") or None, q=params.name_arg(a, "q"))
     keys = ("law_id", "law_title", "short_title", "aliases", "level", "issuing_body", "region_province",
             "region_city", "status", "current_version", "replaced_by", "repealed_on", "n_versions")
     return jsonify({"total": len(rows), "laws": [{k: row.get(k) for k in keys} for row in rows[:1000]]})

@@ -50,7 +50,7 @@ def _export_articles() -> tuple[list[dict], str]:
     q = params.question(request.args, required=False)
     if not q:
         raise WebError(400, "请先选中条文，或给出查询（参数 id 或 q）")
-    k = min(int(request.args.get("k") or 50) if (request.args.get("k") or "").isdigit() else 50, params.MAX_K)
+    k = params.int_arg(request.args, "k", 50, 1, params.MAX_K)
     result = r.searcher.search(Query(q, k=max(k, 1), filters=params.filters(request.args)))
     found = r.kb.articles_by_ids([h.article_id for h in result.hits])
     arts = [found[h.article_id] for h in result.hits if h.article_id in found]

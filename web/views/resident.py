@@ -118,7 +118,7 @@ def search():
         "search.html", query=query, result=result, page=page, pages=pages, page_size=size, notice=notice,
         weak=result is not None and nothing_fits(result, weak_floor(r.searcher)), examples=EXAMPLES, region_options=r.region_options,
         levels=LEVELS, statuses=STATUSES,
-        args=request.args,
+        args=request.args, page_args=params.page_args(request.args),
     )
 
 
