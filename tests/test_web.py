@@ -758,3 +758,12 @@ def test_hostile_arguments_get_a_chinese_400_not_a_500(client, method, url, body
     else:
         page = r.get_data(as_text=True)
         assert "_anchor" not in page and "_scheme" not in page
+
+
+def test_api_posts_from_another_site_are_refused_and_same_site_or_scripts_pass(client):
+    body = {"text": "依据《中华人民共和国民法典》第一千零三十二条"}
+    foreign = client.post("/api/v1/citecheck", json=body, headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403 and "其他网站" in foreign.get_json()["error"]["message"]
+    assert client.post("/api/v1/citecheck", json=body, headers={"Origin": "null"}).status_code == 403
+    assert client.post("/api/v1/citecheck", json=body, headers={"Origin": "http://localhost"}).status_code == 200
+    assert client.post("/api/v1/citecheck", json=body).status_code == 200   # curl, scripts: no Origin

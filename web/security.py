@@ -13,6 +13,7 @@ import hmac
 import secrets
 import threading
 import time
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
 
@@ -44,6 +45,18 @@ def check_csrf() -> None:
     sent = request.form.get(CSRF_FIELD, "")
     if not cookie or not sent or not hmac.compare_digest(_sign(cookie), sent):
         raise WebError(400, "表单已失效或来源不明（防跨站请求保护）。请刷新页面后重新提交。")
+
+
+def check_origin() -> None:
+    """An API POST that a browser sends from another site's page (its Origin names another host) is
+    refused: a third-party page could otherwise make visitors' browsers upload files to the site. Scripts
+    and curl send no Origin and are not affected."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    host = urlsplit(origin).netloc if origin != "null" else "null"
+    if host != request.host:
+        raise WebError(403, "拒绝来自其他网站的请求（跨站提交保护）。请在本站页面上操作。")
 
 
 class RateLimiter:
@@ -99,6 +112,8 @@ def register(app: Flask) -> None:
                 raise WebError(429, "请求太频繁，请稍后再试。", headers={"Retry-After": str(int(wait) + 1)})
         if request.method == "POST" and not request.path.startswith("/api/"):
             check_csrf()
+        elif request.method == "POST":
+            check_origin()
 
     @app.after_request
     def _headers(resp):
