@@ -92,7 +92,7 @@ def extracted_path(cache: Path | None = None, snapshot: Path | None = None) -> P
     """Where extract() unpacks the snapshot: <cache>/corpus/lawrefbook-<date>-<commit>/ (setting `cache`,
     LAWKB_CACHE, default ~/.cache/lawkb). Named by date and commit, so a newer snapshot never reuses an
     older one's folder and documents' sources stay the same from run to run."""
-    root = Path(cache) if cache is not None else Path(settings.get("cache")).expanduser()
+    root = Path(cache) if cache is not None else settings.cache_dir()
     return root / "corpus" / provenance(snapshot)["archive"].removesuffix(SUFFIX)
 
 

@@ -97,6 +97,11 @@ def get(name: str, override: Any = None) -> Any:
     return setting.kind(value) if value is not None else None
 
 
+def cache_dir() -> Path:
+    """lawkb's cache folder (setting `cache`): models, their digests, the unpacked corpus snapshot."""
+    return Path(str(get("cache") or "~/.cache/lawkb")).expanduser()
+
+
 def today() -> str:
     return get("today") or _dt.date.today().isoformat()
 

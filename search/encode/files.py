@@ -102,17 +102,7 @@ def variant_of(onnx_file: Path) -> str:
     return "int8" if ("int8" in name or "quant" in name) else "fp32"
 
 
-def _setting(name: str, env: str, default: str) -> str:
-    try:
-        value = settings.get(name)
-    except KeyError:  # not (yet) in the settings table
-        value = os.environ.get(env, "")
-    return str(value) if value not in (None, "") else default
-
-
-def cache_dir() -> Path:
-    """lawkb's cache folder: setting/env LAWKB_CACHE, default ~/.cache/lawkb."""
-    return Path(_setting("cache", "LAWKB_CACHE", "~/.cache/lawkb")).expanduser()
+cache_dir = settings.cache_dir   # the one rule for the cache folder lives in the core
 
 
 def default_model_cache() -> Path:
@@ -121,5 +111,5 @@ def default_model_cache() -> Path:
 
 def offline() -> bool:
     """True when LAWKB_OFFLINE forbids downloads (1/true/yes/on)."""
-    return _setting("offline", "LAWKB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return str(settings.get("offline") or "").strip().lower() in ("1", "true", "yes", "on")
 
