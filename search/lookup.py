@@ -20,37 +20,36 @@ def find_law(kb: KnowledgeBase, name: str) -> dict:
     among equals, in-force national law of the highest level."""
     name = name.strip()
     if not name:
-        raise KBError("no law named")
+        raise KBError("请写出法律名称")
     exact = kb.find_laws(name)
     if exact:
         return min(exact, key=_rank)
     partial = kb.laws(q=name)
     if not partial:
-        raise NotFound(f"no law named {name!r} in the knowledge base")
+        raise NotFound(f"知识库中没有名为“{name}”的法律")
     return min(partial, key=_rank)
 
 
 def lookup_article(kb: KnowledgeBase, text: str, *, as_of: str | None = None) -> dict:
     ref = parse_ref(text)
     if ref is None:
-        raise KBError(f"not an article reference: {text!r} (try 民法典 第1032条, 刑法第二百六十四条之一)")
+        raise KBError(f"“{text}”不是条文引用：请写成“民法典 第1032条”或“刑法第二百六十四条之一”这样的形式")
     return article_for_ref(kb, ref, as_of=as_of)
 
 
 def article_for_ref(kb: KnowledgeBase, ref: ArticleRef, *, as_of: str | None = None) -> dict:
     if not ref.law:
-        raise KBError("name the law as well as the article, e.g. 民法典 第1032条")
+        raise KBError("请同时写出法律名称和条号，例如“民法典 第1032条”")
     if as_of is not None:
         try:
             as_of = iso_day(as_of)
         except ValueError as exc:
-            raise KBError(f"as_of: {exc}") from None
+            raise KBError(f"日期 as_of 有误：{exc}") from None
     law = find_law(kb, ref.law)
     art = kb.article(law["law_id"], ref.number, ref.sub, as_of=as_of)
     if art is None:
-        when = f" on {as_of}" if as_of else ""
-        raise NotFound(f"{law['title']} has no article {ref.number}{'之' + str(ref.sub) if ref.sub else ''}"
-                       f" in the version in force{when}")
+        when = f"{as_of} 施行的文本" if as_of else "现行文本"
+        raise NotFound(f"《{law['title']}》{when}中没有第{ref.number}条{'之' + str(ref.sub) if ref.sub else ''}")
     return art
 
 

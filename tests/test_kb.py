@@ -82,7 +82,7 @@ def test_text_that_is_not_an_article_reference_is_refused(kb):
         lookup_article(kb, "楼上漏水怎么办")
     # a malformed reference (400), not a missing law or article (NotFound, 404)
     assert type(refused.value) is KBError and refused.value.status == 400
-    assert str(refused.value) == "not an article reference: '楼上漏水怎么办' (try 民法典 第1032条, 刑法第二百六十四条之一)"
+    assert str(refused.value) == "“楼上漏水怎么办”不是条文引用：请写成“民法典 第1032条”或“刑法第二百六十四条之一”这样的形式"
 
 
 def test_laws_of_a_city(kb):

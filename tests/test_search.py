@@ -60,19 +60,19 @@ def test_one_article_never_fills_two_slots(searcher):
 
 @pytest.mark.parametrize("bad", ["", "   ", "\n\t"])
 def test_empty_queries_are_refused_clearly(searcher, bad):
-    with pytest.raises(QueryError, match="empty query"):
+    with pytest.raises(QueryError, match="请输入问题"):
         top(searcher, bad)
 
 
 def test_odd_queries(searcher):
     long = top(searcher, "房东不退押金" * 2000)
-    assert long.hits and any("shortened" in n for n in long.notes)
+    assert long.hits and any("只按前" in n for n in long.notes)
     emoji = top(searcher, "😡😡 邻居的狗 🐶 咬人")  # the emoji are dropped, the words still find the article
     assert ("中华人民共和国民法典", "第一千二百四十五条") in cites(emoji), cites(emoji)
     # no words to match: the query says so; the dense retriever still answers, and none of its hits is
     # presented as a word match (no matched terms, nothing marked, no lexical rank)
     only_emoji = top(searcher, "😡🐶")
-    assert any(n.startswith("no searchable words") for n in only_emoji.notes), only_emoji.notes
+    assert any(n.startswith("问题里没有可检索的词") for n in only_emoji.notes), only_emoji.notes
     assert only_emoji.mode == "hybrid" and only_emoji.hits
     for h in only_emoji.hits:
         assert set(h.why.retrievers) == {"dense"} and h.why.matched_terms == [] and "<mark>" not in h.snippet_html
@@ -97,7 +97,7 @@ def test_lexical_mode_without_a_model(search_kb):
     kb, _ = search_kb
     s = open_searcher(kb, use_model=False)
     result = s.search(Query("物业服务合同"))
-    assert result.mode == "lexical" and result.hits and any("lexical search only" in n for n in result.notes)
+    assert result.mode == "lexical" and result.hits and any("仅关键词检索" in n for n in result.notes)
 
 
 def test_eval_command_metrics_and_run_file(search_kb, model_dir, tmp_path, monkeypatch):

@@ -141,17 +141,27 @@ def test_read_xlsx():
         {"task": "组织垃圾分类督导", "department": "城管科"}, {"task": "开具居住证明", "department": None}]
 
 
-@pytest.mark.parametrize("data,name,message", [
-    (b"PK\x03\x04 not really a workbook", "t.xlsx", "cannot read the XLSX"),
-    (b"\xff\xfe\x00\x00garbage\x00", "t.csv", "cannot read the CSV"),
-    (b"abc\x00def\n", "t.csv", "not a CSV text file"),
-    (b"", "t.csv", "holds no tasks"),
-    (b"task\n", "t.csv", "holds no tasks"),
-    (b"x", "t.pdf", "unsupported file type"),
+@pytest.mark.parametrize("data,name,status,code,message", [
+    (b"PK\x03\x04 not really a workbook", "t.xlsx", 400, "bad_zip", "不是有效的 Office 文件"),
+    (b"\xff\xfe\x00\x00garbage\x00", "t.csv", 400, "encoding", "无法识别文件编码"),
+    (b"abc\x00def\n", "t.csv", 400, "not_text", "不是文本文件"),
+    (b"", "t.csv", 400, "no_tasks", "没有任务"),
+    (b"task\n", "t.csv", 400, "no_tasks", "没有任务"),
+    (b"x", "t.pdf", 415, "unsupported_type", "不支持的文件类型 .pdf"),
+    ("".join(f"任务{i}\n" for i in range(501)).encode(), "t.csv", 413, "too_many_tasks", "超过 500 项上限"),
 ])
-def test_read_bad_files(data, name, message):
-    with pytest.raises(ValueError, match=message):
+def test_read_bad_files(data, name, status, code, message):
+    """Each refusal says why in Chinese, with the HTTP status and a stable code (lawkb.tools.uploads)."""
+    from lawkb.tools.uploads import UploadError
+
+    with pytest.raises(UploadError, match=message) as info:
         read_tasks(data, name)
+    assert (info.value.status, info.value.code) == (status, code)
+
+
+def test_read_exactly_the_task_limit():
+    data = ("任务\n" + "".join(f"任务{i}\n" for i in range(500))).encode()
+    assert len(read_tasks(data, "t.csv")) == 500
 
 
 def test_report_xlsx_holds_every_task_and_the_summary(tools_kb):
@@ -195,7 +205,7 @@ def test_a_task_with_no_content_words_is_not_matched_to_anything(tools_kb):
 def test_unknown_region_is_refused(tools_kb):
     from lawkb.core.errors import KBError
 
-    with pytest.raises(KBError, match="unknown region"):
+    with pytest.raises(KBError, match="无法识别的地区"):
         check_tasks(tools_kb, ["调解民间纠纷"], region="不存在的地方", searcher=open_searcher(tools_kb, use_model=False))
 
 

@@ -9,7 +9,7 @@ from flask import Flask
 
 from lawkb.core import settings
 
-from . import errors, security
+from . import errors, links, security
 from .resources import Resources
 
 
@@ -22,6 +22,8 @@ def _defaults() -> dict[str, Any]:
         "ADMIN_TOKEN": settings.get("web_admin_token"),
         "QUERY_LOG": settings.get("web_query_log"),
         "SECRET_KEY": settings.get("web_secret") or secrets.token_hex(32),
+        "TRUSTED_HOSTS_SETTING": settings.get("web_trusted_hosts"),
+        "PUBLIC_URL": settings.get("web_public_url"),
         "PAGE_SIZE": 10,
         "JSON_AS_ASCII": False,
     }
@@ -32,7 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     config may hold KB (an open KnowledgeBase) and SEARCHER (its searcher) to share them with the
     caller; otherwise KB_LOCATOR is opened. Other keys: USE_MODEL, RATE_LIMIT_PER_MINUTE,
-    MAX_CONTENT_LENGTH, ADMIN_TOKEN, QUERY_LOG, SECRET_KEY, PAGE_SIZE (defaults from lawkb.core.settings).
+    MAX_CONTENT_LENGTH, ADMIN_TOKEN, QUERY_LOG, SECRET_KEY, PAGE_SIZE, TRUSTED_HOSTS_SETTING, PUBLIC_URL (defaults from lawkb.core.settings).
     """
     app = Flask(__name__)
     app.config.update(_defaults())
@@ -54,6 +56,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     errors.register(app)
     security.register(app)
+    from . import admission
+
+    admission.register(app)   # after the rate limit: a client over it gets 429, not a slot
+    links.register(app)
     from . import filters
 
     filters.register(app)

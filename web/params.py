@@ -13,6 +13,8 @@ from .errors import WebError
 MAX_K = 100
 
 
+MAX_TEXT_CHARS = 200_000  # a draft or an advice letter to check: a long convention is ~30,000 characters
+MAX_TASK_CHARS = 500      # one assigned task, as a line of a task list
 MAX_NAME_CHARS = 200   # a law's name or a region: longer is not a name (and SQLite's LIKE refuses huge patterns)
 # The query arguments a result page's links carry on; anything else (Flask's _anchor, _external …) is dropped.
 PAGE_ARGS = ("q", "region", "level", "status", "law", "as_of")
@@ -84,3 +86,43 @@ def page_query(args: MultiDict, page_size: int) -> tuple[Query, int]:
     page = int_arg(args, "page", 1, 1, 1000)
     return Query(question(args, required=False), k=page_size, offset=(page - 1) * page_size,
                  filters=filters(args)), page
+
+
+def body_text(data: dict, name: str, *, max_chars: int = MAX_TEXT_CHARS, required: bool = True) -> str | None:
+    """A JSON body's text field: a string (not a list, number or object) of bounded length."""
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise WebError(400, f"缺少字段 {name}（应为非空字符串）")
+        return None
+    if not isinstance(value, str):
+        raise WebError(400, f"字段 {name} 应为字符串")
+    if len(value) > max_chars:
+        raise WebError(413, f"字段 {name} 太长：最多 {max_chars} 字")
+    if required and not value.strip():
+        raise WebError(400, f"字段 {name} 不能为空")
+    return value
+
+
+def body_name(data: dict, name: str) -> str | None:
+    """A JSON body's name field (region, law): a short string or nothing."""
+    value = body_text(data, name, max_chars=MAX_NAME_CHARS, required=False)
+    return value.strip() or None if value is not None else None
+
+
+def task_list(value: object, max_tasks: int) -> list[str | dict]:
+    """Tasks as JSON gives them: a list of strings, or of objects with `task` and optional `department`
+    strings; each bounded in length, the list in count."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise WebError(400, "字段 tasks 应为非空的任务列表（字符串或对象）")
+    if len(value) > max_tasks:
+        raise WebError(413, f"一次最多检查 {max_tasks} 项任务，收到 {len(value)} 项")
+    for t in value:
+        fields = [t] if isinstance(t, str) else [t.get("task"), t.get("department")] if isinstance(t, dict) else None
+        if fields is None or not isinstance(fields[0], str) or not all(f is None or isinstance(f, str) for f in fields):
+            raise WebError(400, "每项任务应为字符串，或含 task（字符串）和可选 department（字符串）的对象")
+        if any(f is not None and len(f) > MAX_TASK_CHARS for f in fields):
+            raise WebError(413, f"单项任务或部门名称最多 {MAX_TASK_CHARS} 字")
+    return value

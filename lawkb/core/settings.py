@@ -47,11 +47,35 @@ SETTINGS: list[Setting] = [
             "Set to 1 to forbid any model download (search then uses what is local, or runs lexically)."),
     Setting("max_file_mb", "LAWKB_MAX_FILE_MB", 50,
             "Files larger than this many MiB are refused at ingest (reported, not read).", int),
+    Setting("ingest_parse_seconds", "LAWKB_INGEST_PARSE_SECONDS", 120,
+            "Longest a file may take to parse at ingest; a parse that takes longer is stopped and the file "
+            "reported, the batch goes on (0: no limit).", float),
+    Setting("ingest_parse_mb", "LAWKB_INGEST_PARSE_MB", 2048,
+            "Memory (MiB) one file's parse may take at ingest, above what an idle parse worker holds; a parse "
+            "that needs more is stopped and the file reported, the batch goes on (0: no limit).", int),
     Setting("today", "LAWKB_TODAY", "",
             "The date statuses are computed for (YYYY-MM-DD); empty means the real date."),
     Setting("web_host", "LAWKB_WEB_HOST", "127.0.0.1", "Address `lawkb serve` listens on (0.0.0.0 for all)."),
     Setting("web_port", "LAWKB_WEB_PORT", 8000, "Port `lawkb serve` listens on.", int),
     Setting("web_threads", "LAWKB_WEB_THREADS", 8, "Worker threads of the site's WSGI server.", int),
+    Setting("web_connection_limit", "LAWKB_WEB_CONNECTION_LIMIT", 1000,
+            "Open connections `lawkb serve` holds at most; when full, the one that has been sending its request "
+            "longest is closed to make room. Capped by the process's open-file limit.", int),
+    Setting("web_header_timeout", "LAWKB_WEB_HEADER_TIMEOUT", 10,
+            "Seconds a client has to send a request (from connecting, or from its first byte on a kept-alive "
+            "connection), plus one second per web_min_upload_rate bytes sent; then it is closed (408).", int),
+    Setting("web_min_upload_rate", "LAWKB_WEB_MIN_UPLOAD_RATE", 1024,
+            "Bytes a second a request (headers and body) must average beyond web_header_timeout.", int),
+    Setting("web_channel_timeout", "LAWKB_WEB_CHANNEL_TIMEOUT", 30,
+            "Seconds an idle kept-alive connection (no request under way) stays open.", int),
+    Setting("web_heavy_slots", "LAWKB_WEB_HEAVY_SLOTS", 0,
+            "Searches, exports and tool requests answered at once; the rest wait in line. 0: web_threads - 2.",
+            int),
+    Setting("web_queue_timeout", "LAWKB_WEB_QUEUE_TIMEOUT", 10,
+            "Seconds a request may wait in line for a thread before it is answered 503 with Retry-After.", int),
+    Setting("web_trusted_proxy", "LAWKB_WEB_TRUSTED_PROXY", "",
+            "Address of the reverse proxy whose X-Forwarded-For / X-Forwarded-Proto are believed (e.g. "
+            "127.0.0.1); empty: those headers are ignored and the peer's address is the client's."),
     Setting("web_rate_limit", "LAWKB_WEB_RATE_LIMIT", 120,
             "Requests per minute one client address may make to the site (0: no limit).", int),
     Setting("web_max_upload_mb", "LAWKB_WEB_MAX_UPLOAD_MB", 5,
@@ -60,6 +84,12 @@ SETTINGS: list[Setting] = [
             "Enables the site's admin API (ingest, rebuild) behind this bearer token; empty: disabled."),
     Setting("web_query_log", "LAWKB_WEB_QUERY_LOG", "",
             "File the site appends search queries to (JSON lines, never addresses); empty: no logging."),
+    Setting("web_trusted_hosts", "LAWKB_WEB_TRUSTED_HOSTS", "",
+            "Host names the site answers to, comma-separated (law.example.org,localhost); others get a 400. "
+            "Empty: any Host is answered, but none is ever written into a link or redirect."),
+    Setting("web_public_url", "LAWKB_WEB_PUBLIC_URL", "",
+            "The site's address as people reach it (https://law.example.org); full links in the API and "
+            "exports use it. Empty: links are written as paths (/articles/…), or with a trusted host."),
     Setting("web_secret", "LAWKB_WEB_SECRET", "",
             "Key for the site's form tokens; empty: a random key per process (forms expire on restart)."),
     Setting("es_api_key", "LAWKB_ES_API_KEY", "",

@@ -319,9 +319,9 @@ def iso_day(text: str) -> str:
     would sort after every 2023-xx-xx and pick the wrong version."""
     t = (text or "").strip()
     if not _ISO_DAY.fullmatch(t):
-        raise ValueError(f"a date must be written YYYY-MM-DD, not {t[:20]!r}")
+        raise ValueError(f"日期应写成 YYYY-MM-DD（如 2024-01-31），不能是“{t[:20]}”")
     try:
         dt.date.fromisoformat(t)  # a real day: not 2023-02-30
     except ValueError:
-        raise ValueError(f"{t} is not a day of the calendar (YYYY-MM-DD)") from None
+        raise ValueError(f"{t} 不是日历上存在的日期（YYYY-MM-DD）") from None
     return t

@@ -18,7 +18,6 @@ assisting, other-body and not-found result.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
@@ -33,13 +32,14 @@ from lawkb.search.store.protocol import KnowledgeBase
 
 from .lawindex import LawIndex
 from .sheets import append_row
+from .uploads import UploadError, read_table
 
 CLASSES = ("法定职责", "协助事项", "其他主体职责", "未找到依据")
 CHARTER = "城市居民委员会组织法"
 DELEGATION_ARTICLE = 43    # 委托居民委员会协助开展工作的事项，应当符合法律、法规规定
 NATIONAL_LEVELS = ("宪法", "法律", "行政法规")
 LOCAL_LEVELS = ("地方性法规", "地方政府规章")
-MAX_TASKS = 1000
+MAX_TASKS = 500            # tasks per check: one limit for the site, the API and the CLI (docs/web.md)
 DEPTH = 30                 # candidates taken from each search
 MATCH_MIN = 0.7            # weighted share of a task's concepts a sentence must hold to speak to it
 
@@ -340,20 +340,21 @@ _DEPT_HEADERS = ("department", "部门", "交办部门", "派单部门", "责任
 
 
 def read_tasks(data: bytes, filename: str) -> list[dict]:
-    """Tasks from an uploaded CSV (UTF-8 with or without BOM, GBK / GB18030) or XLSX: one task per row;
-    a header row naming the task and department columns is recognised, otherwise column 1 is the task
-    and column 2 the department."""
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        rows = _xlsx_rows(data)
-    elif name.endswith((".csv", ".txt")):
-        rows = _csv_rows(data)
-    else:
-        raise ValueError(f"unsupported file type: {filename} (use CSV or XLSX)")
-    rows = [[("" if c is None else str(c)).strip() for c in row] for row in rows]
+    """Tasks from an uploaded CSV / TXT (UTF-8 with or without BOM, GBK / GB18030) or XLSX (first sheet):
+    one task per row; a header row naming the task and department columns is recognised, otherwise column
+    1 is the task and column 2 the department. The file is read by the bounded readers of
+    lawkb.tools.uploads; anything unreadable, unsupported or over MAX_TASKS raises their UploadError
+    (a KBError with its HTTP status, a stable code and a Chinese message)."""
+    try:
+        rows = read_table(data, filename, max_rows=MAX_TASKS + 1)   # the tasks and a header row
+    except UploadError as exc:
+        if exc.code == "too_many_rows":
+            raise _too_many_tasks() from None
+        raise
+    rows = [[c.strip() for c in row] for row in rows]
     rows = [r for r in rows if any(r)]
     if not rows:
-        raise ValueError(f"{filename} holds no tasks")
+        raise _no_tasks()
     header = [c.lower() for c in rows[0]]
     t_col = next((i for i, c in enumerate(header) if c in _TASK_HEADERS), None)
     d_col = next((i for i, c in enumerate(header) if c in _DEPT_HEADERS), None)
@@ -369,43 +370,19 @@ def read_tasks(data: bytes, filename: str) -> list[dict]:
         dept = r[d_col] if d_col is not None and d_col < len(r) else ""
         out.append({"task": task, "department": dept or None})
     if not out:
-        raise ValueError(f"{filename} holds no tasks")
+        raise _no_tasks()
     if len(out) > MAX_TASKS:
-        raise ValueError(f"{filename} holds {len(out)} tasks; at most {MAX_TASKS} at a time")
+        raise _too_many_tasks(len(out))
     return out
 
 
-def _csv_rows(data: bytes) -> list[list[str]]:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValueError("cannot read the CSV: save it as UTF-8 or GBK text")
-    if "\x00" in text:
-        raise ValueError("this is not a CSV text file")
-    try:
-        dialect = csv.Sniffer().sniff(text[:2048], delimiters=",\t;，")
-    except csv.Error:
-        dialect = csv.excel
-    return list(csv.reader(io.StringIO(text), dialect))
+def _no_tasks() -> UploadError:
+    return UploadError(400, "no_tasks", "任务清单里没有任务：请每行写一项任务（第一行可以是表头“任务,交办部门”）")
 
 
-def _xlsx_rows(data: bytes) -> list[list]:
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"cannot read the XLSX file: {exc}") from None
-    ws = wb.worksheets[0]
-    rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    wb.close()
-    return rows
+def _too_many_tasks(count: int | None = None) -> UploadError:
+    got = f"（收到 {count} 项）" if count else ""
+    return UploadError(413, "too_many_tasks", f"任务清单超过 {MAX_TASKS} 项上限{got}：一次最多检查 {MAX_TASKS} 项，请分批上传")
 
 
 def report_xlsx(result: dict) -> bytes:

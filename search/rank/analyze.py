@@ -19,6 +19,7 @@ CITATION_RE = re.compile(
     rf"《?([\u4e00-\u9fff（）()]{{1,40}}?(?:{'|'.join(LAW_SUFFIXES)}))》?\s*{ARTICLE}"
 )
 EXPANSION_WEIGHT = 0.6
+EMPTY = "请输入问题，或输入条文引用（如 民法典第1032条）"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _lexicon: dict[str, list[str]] | None = None
@@ -44,14 +45,14 @@ class Analysis:
 def clean(text: str) -> tuple[str, list[str]]:
     notes = []
     if text is None:
-        raise QueryError("empty query: type a question or an article (民法典第1032条)")
+        raise QueryError(EMPTY)
     t = unicodedata.normalize("NFKC", text)
     t = _CONTROL.sub(" ", t)
     t = re.sub(r"\s+", " ", t).strip()
     if not t:
-        raise QueryError("empty query: type a question or an article (民法典第1032条)")
+        raise QueryError(EMPTY)
     if len(t) > MAX_QUERY_CHARS:
-        notes.append(f"query shortened to its first {MAX_QUERY_CHARS} characters (it had {len(t)})")
+        notes.append(f"问题太长（{len(t)} 字），只按前 {MAX_QUERY_CHARS} 字检索")
         t = t[:MAX_QUERY_CHARS]
     return t, notes
 
@@ -82,5 +83,5 @@ def analyze(text: str) -> Analysis:
             if added:
                 a.expansions[lay] = added
     if not a.terms and not a.citations:
-        notes.append("no searchable words in the query (only punctuation, symbols or common words)")
+        notes.append("问题里没有可检索的词（只有标点、符号或常用虚词）")
     return a

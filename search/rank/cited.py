@@ -32,5 +32,5 @@ def law_ids(kb: KnowledgeBase, name: str) -> set[str]:
     try:
         law = find_law(kb, name)
     except NotFound:
-        raise QueryError(f"no law named {name!r}") from None
+        raise QueryError(f"知识库中没有名为“{name}”的法律") from None
     return {law["law_id"]}

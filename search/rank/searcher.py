@@ -73,7 +73,7 @@ class Searcher:
     def search(self, query: Query) -> SearchResult:
         t0 = time.perf_counter()
         if query.k < 1 or query.k > MAX_K or query.offset < 0:
-            raise QueryError(f"k must be 1–{MAX_K} and offset ≥ 0")
+            raise QueryError(f"返回条数 k 应为 1–{MAX_K}，offset 不能为负数")
         a = analyze(query.text)
         p = self.profile()
         enc = self.encoder()
@@ -84,7 +84,7 @@ class Searcher:
         qv = None
         if enc is None:
             why = "; ".join(self._model_notes) if self._model_notes else "embedding model disabled"
-            notes.append(f"lexical search only: no embedding model ({why})")
+            notes.append(f"仅关键词检索：语义模型不可用（{why}）")
         else:
             usable, vector_notes = ret.dense_state(enc.model_id)
             notes += vector_notes

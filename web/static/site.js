@@ -25,6 +25,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // The server writes the permalink as a path unless it knows its public address; the browser knows
+    // the address it really used.
+    var permalink = document.getElementById("permalink");
+    if (permalink && permalink.textContent.charAt(0) === "/") { permalink.textContent = permalink.href; }
     var toggle = document.getElementById("large-toggle");
     if (toggle) {
       toggle.setAttribute("aria-pressed", root.classList.contains("large") ? "true" : "false");

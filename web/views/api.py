@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request
 
 from lawkb.core.model import LEVELS, STATUSES
 from lawkb.search.lookup import citation, lookup_article
 
 from .. import params
 from ..errors import WebError
+from ..links import absolute_url
 from ..openapi import spec
 from ..resources import res
 from ..security import require_admin
@@ -25,7 +27,7 @@ _admin_lock = threading.Lock()
 
 def _article_json(art: dict) -> dict:
     return {**art, "citation": citation(art),
-            "url": url_for("laws.article", article_id=art["article_id"], _external=True)}
+            "url": absolute_url("laws.article", article_id=art["article_id"])}
 
 
 def _body() -> dict:
@@ -67,7 +69,7 @@ def healthz():
 
 @bp.get("/api/v1/openapi.json")
 def openapi():
-    return jsonify(spec(url_for("resident.search", _external=True).rstrip("/"), LEVELS, STATUSES))
+    return jsonify(spec(absolute_url("resident.search").rstrip("/"), LEVELS, STATUSES))
 
 
 @bp.get("/api/v1/search")
@@ -120,10 +122,8 @@ def law(law_id: str):
 @bp.post("/api/v1/citecheck")
 def citecheck():
     data = _body()
-    text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise WebError(400, "字段 text 应为非空字符串")
-    as_of = params.as_of_date({"as_of": str(data.get("as_of") or "")})
+    text = params.body_text(data, "text")
+    as_of = params.as_of_date({"as_of": params.body_text(data, "as_of", max_chars=40, required=False) or ""})
     return jsonify(tool("citecheck").check_citations(res().kb, text, as_of=as_of))
 
 
@@ -133,20 +133,12 @@ def taskcheck():
     taskmod = tool("taskcheck")
     got = upload(request.files.get("file"))
     if got is not None:
-        try:
-            tasks = taskmod.read_tasks(*got)
-        except ValueError as exc:
-            raise WebError(400, f"无法读取任务清单：{exc}") from None
-        region = request.form.get("region") or None
+        tasks = taskmod.read_tasks(*got)   # an unreadable or oversized list raises a KBError with its status
+        region = params.name_arg(request.form, "region")
     else:
         data = _body()
-        tasks, region = data.get("tasks"), data.get("region") or None
-        if isinstance(tasks, str):
-            tasks = [tasks]
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, (str, dict)) for t in tasks):
-        raise WebError(400, "字段 tasks 应为非空的任务列表（字符串或对象）")
-    if len(tasks) > 500:
-        raise WebError(413, "一次最多检查 500 项任务")
+        tasks, region = data.get("tasks"), params.body_name(data, "region")
+    tasks = params.task_list(tasks, taskmod.MAX_TASKS)
     return jsonify(taskmod.check_tasks(r.kb, tasks, region=region, searcher=r.searcher))
 
 
@@ -155,10 +147,10 @@ def convention():
     got = upload(request.files.get("file"))
     if got is not None:
         text = document_text(*got)
+        if not text.strip():
+            raise WebError(400, "上传的文件里没有文字")
     else:
-        text = _body().get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise WebError(400, "字段 text 应为非空字符串，或上传 file")
+        text = params.body_text(_body(), "text")
     return jsonify(tool("convention").check_convention(res().kb, text))
 
 
@@ -200,15 +192,54 @@ def admin_ingest():
     from lawkb.search import open_kb
 
     with _admin_lock:
-        folder = _kb_dir() / "uploads"
-        folder.mkdir(exist_ok=True)
-        target = folder / name
-        target.write_bytes(data)
+        target, previous = _place_upload(_kb_dir() / "uploads", name, data)
         kb = open_kb(str(_kb_dir()))
         try:
             report = ingest(kb, [target], prune=False, max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+            # A file that did not go in is not kept: uploads/ holds only what the KB holds.
+            if report.failed:
+                raise WebError(422, f"文件未能入库：{report.failed[0][1]}")
+            if report.skipped:
+                raise WebError(409, f"文件未入库：{report.skipped[0][1]}")
             timing = kb.index()
+        except BaseException:
+            _restore(target, previous)
+            raise
+        else:
+            if previous is not None:
+                previous.unlink(missing_ok=True)
         finally:
             kb.close()
         res().clear_caches()
     return jsonify({"status": "ok", "report": report.to_dict(), "index": timing})
+
+
+def _place_upload(folder: Path, name: str, data: bytes) -> tuple[Path, Path | None]:
+    """Write an upload as folder/name without following links: a symbolic link already in uploads/ (or
+    uploads/ itself a link) would otherwise write the file wherever it points. A file already there is
+    moved aside, to be restored if the new one fails."""
+    if folder.is_symlink():
+        raise WebError(409, "上传目录是符号链接，已拒绝写入；请管理员检查知识库目录")
+    folder.mkdir(exist_ok=True)
+    target = folder / name
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        raise WebError(409, f"上传目录中的 {name} 不是普通文件（可能是符号链接），已拒绝写入")
+    previous = None
+    if target.exists():
+        previous = target.with_name(f".{name}.previous")
+        os.replace(target, previous)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        _restore(target, previous)
+        raise WebError(409, f"无法写入上传文件：{exc.strerror or exc}") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return target, previous
+
+
+def _restore(target: Path, previous: Path | None) -> None:
+    if previous is not None and previous.exists():
+        os.replace(previous, target)
+    elif previous is None:
+        target.unlink(missing_ok=True)

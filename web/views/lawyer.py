@@ -12,6 +12,7 @@ from lawkb.search.lookup import lookup_article
 
 from .. import exports, params
 from ..errors import WebError
+from ..links import absolute_url
 from ..resources import res
 from ..tools import tool
 
@@ -63,7 +64,7 @@ def export():
     if fmt not in exports.FORMATS:
         raise WebError(400, f"不支持的导出格式 {fmt[:10]!r}：可选 csv、xlsx、docx")
     arts, title = _export_articles()
-    data = exports.rows(arts, lambda a: url_for("laws.article", article_id=a["article_id"], _external=True))
+    data = exports.rows(arts, lambda a: absolute_url("laws.article", article_id=a["article_id"]))
     if fmt == "csv":
         body = exports.to_csv(data)
     elif fmt == "xlsx":
@@ -83,5 +84,7 @@ def cite():
         as_of = params.as_of_date(request.form)
         if not text:
             raise WebError(400, "请粘贴要检查的文字")
+        if len(text) > params.MAX_TEXT_CHARS:
+            raise WebError(413, f"文字太长：最多 {params.MAX_TEXT_CHARS} 字")
         result = tool("citecheck").check_citations(res().kb, text, as_of=as_of)
     return render_template("cite.html", text=text, result=result, as_of=as_of or "")

@@ -8,13 +8,13 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request
 
+from .. import params
 from ..errors import WebError
 from ..resources import res
 from ..tools import document_text, tool, upload
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-MAX_TASKS = 500
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -27,30 +27,22 @@ def _tasks_from_form() -> list:
     taskcheck = tool("taskcheck")
     got = upload(request.files.get("file"))
     if got is not None:
-        data, name = got
-        try:
-            tasks = taskcheck.read_tasks(data, name)
-        except ValueError as exc:
-            raise WebError(400, f"无法读取任务清单：{exc}") from None
+        tasks = taskcheck.read_tasks(*got)   # an unreadable or oversized list raises a KBError with its status
     elif request.form.get("tasks_json"):
         try:
             tasks = json.loads(request.form["tasks_json"])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise WebError(400, "任务数据无效，请重新上传") from None
-        if not isinstance(tasks, list) or not all(isinstance(t, (str, dict)) for t in tasks):
-            raise WebError(400, "任务数据无效，请重新上传")
     else:
         tasks = [line.strip() for line in (request.form.get("tasks") or "").splitlines() if line.strip()]
     if not tasks:
         raise WebError(400, "请填写至少一项任务，或上传 CSV / XLSX 任务清单")
-    if len(tasks) > MAX_TASKS:
-        raise WebError(413, f"一次最多检查 {MAX_TASKS} 项任务（收到 {len(tasks)} 项）")
-    return tasks
+    return params.task_list(tasks, taskcheck.MAX_TASKS)
 
 
 def _check(tasks: list) -> dict:
     r = res()
-    region = (request.form.get("region") or "").strip() or None
+    region = params.name_arg(request.form, "region")
     return tool("taskcheck").check_tasks(r.kb, tasks, region=region, searcher=r.searcher)
 
 
@@ -80,6 +72,8 @@ def convention():
         return render_template("convention.html", result=None, text="")
     got = upload(request.files.get("file"))
     text = document_text(*got) if got is not None else (request.form.get("text") or "")
+    if len(text) > params.MAX_TEXT_CHARS:
+        raise WebError(413, f"文字太长：最多 {params.MAX_TEXT_CHARS} 字")
     if not text.strip():
         raise WebError(400, "请粘贴公约或规约的文字，或上传 TXT / MD / DOCX 文件")
     result = tool("convention").check_convention(res().kb, text)

@@ -188,7 +188,7 @@ class ElasticKB:
         if region:
             reg = normalize_region(region)
             if reg is None:
-                raise KBError(f"unknown region: {region}")
+                raise KBError(f"无法识别的地区“{region}”：请填写省或市，例如 北京、杭州")
             f.append({"term": {"region_province": reg.province}})
             if reg.city:
                 f.append({"bool": {"should": [{"term": {"region_city": reg.city}},

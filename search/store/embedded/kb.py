@@ -163,7 +163,7 @@ class EmbeddedKB:
         if region:
             reg = normalize_region(region)
             if reg is None:
-                raise KBError(f"unknown region: {region}")
+                raise KBError(f"无法识别的地区“{region}”：请填写省或市，例如 北京、杭州")
             sql += " AND region_province=?"
             args.append(reg.province)
             if reg.city:
