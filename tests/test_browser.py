@@ -157,13 +157,22 @@ def test_staff_upload_task_list_and_download_report(browser, site, downloads, tm
     if find_spec("lawkb.tools.taskcheck") is None:
         pytest.skip("lawkb.tools.taskcheck (legal-tools issue) is not present yet")
     tasks = tmp_path / "tasks.csv"
-    tasks.write_text("任务\n组织开展人民调解工作\n协助开展全国人口普查\n", encoding="utf-8")
+    tasks.write_text("事项名称,下达单位,备注\n组织开展人民调解工作,司法所,\n协助开展全国人口普查,统计局,急\n",
+                     encoding="utf-8")
+    browser.set_window_size(390, 844)   # a phone: the result table becomes one card per task
     browser.get(site + "/staff/tasks")
     browser.find_element(By.ID, "tasks-file").send_keys(str(tasks))
     browser.find_element(By.CSS_SELECTOR, "form button.primary").click()
     wait(browser, "#tasks-table", timeout=120)
     assert len(browser.find_elements(By.CSS_SELECTOR, "#tasks-table tbody tr")) == 2
+    note = browser.find_element(By.ID, "tasks-columns").text
+    assert "事项名称" in note and "下达单位" in note and "备注" in note   # which columns were read, which not
+    # At 390 px each cell spans the card instead of wrapping one character per line.
+    cells = browser.find_elements(By.CSS_SELECTOR, "#tasks-table tbody td")
+    assert cells and min(c.size["width"] for c in cells) > 250, [c.size["width"] for c in cells]
+    assert "统计局" in browser.find_element(By.ID, "tasks-table").text
     shot(browser, "07-tasks")
+    browser.set_window_size(412, 915)
     browser.find_element(By.ID, "download-report").click()
     deadline = time.time() + 60
     while time.time() < deadline and not list(downloads.glob("*.xlsx")):

@@ -83,13 +83,13 @@ def test_deciding_provision_is_among_the_citations(audit):
 def test_every_result_shows_its_reasoning_and_sentences(audit):
     for _task, _cls, _deciding, r in audit:
         assert r["class"] in CLASSES
-        assert 0 < r["confidence"] <= 0.95
+        assert r["strength"] in ("明确", "部分对应", "未找到")
         assert r["reasoning"]
         for c in r["citations"]:
             # The deciding sentence is the statute's own words, never a paraphrase.
             assert c["sentence"].replace("\n", "") in c["text"].replace("\n", "") or \
                 all(part in c["text"] for part in c["sentence"].split("："))
-        if r["class"] != "法定职责":
+        if r["class"] != "依法履行职责":
             assert any(c["role"] == "delegation" and c["article_no"] == "第四十三条" for c in r["citations"])
 
 
@@ -97,8 +97,8 @@ def test_charter_item_decides_own_and_assisting_duties(tools_kb):
     result = check_tasks(tools_kb, ["调解邻里纠纷", "协助做好社区矫正工作", "招商引资"],
                          searcher=open_searcher(tools_kb, use_model=False))
     classes = [t["class"] for t in result["tasks"]]
-    assert classes == ["法定职责", "协助事项", "未找到依据"]
-    assert result["summary"] == {"法定职责": 1, "协助事项": 1, "其他主体职责": 0, "未找到依据": 1}
+    assert classes == ["依法履行职责", "依法协助", "未找到依据"]
+    assert result["summary"] == {"依法履行职责": 1, "依法协助": 1, "不应由居委会承担": 0, "未找到依据": 1}
     first = result["tasks"][0]["citations"][0]
     assert "城市居民委员会组织法" in first["law_title"] and first["article_no"] == "第十条"
     assert "调解民间纠纷" in first["sentence"]
@@ -108,7 +108,7 @@ def test_department_column_and_dict_tasks(tools_kb):
     result = check_tasks(tools_kb, [{"task": "协税护税", "department": "税务所"}],
                          searcher=open_searcher(tools_kb, use_model=False))
     t = result["tasks"][0]
-    assert t["department"] == "税务所" and t["class"] == "其他主体职责"
+    assert t["department"] == "税务所" and t["class"] == "不应由居委会承担" and "税务" in (t["body"] or "")
     assert any("税收征收管理法" in c["law_title"] for c in t["citations"])
 
 
@@ -170,11 +170,15 @@ def test_report_xlsx_holds_every_task_and_the_summary(tools_kb):
     result = check_tasks(tools_kb, ["调解民间纠纷", "协税护税"], searcher=open_searcher(tools_kb, use_model=False))
     wb = load_workbook(io.BytesIO(report_xlsx(result)))
     rows = list(wb["任务依据"].iter_rows(values_only=True))
-    assert rows[0][:4] == ("序号", "任务", "交办部门", "结论")
+    assert rows[0][:5] == ("序号", "任务", "交办部门", "结论", "责任主体")
     assert [r[1] for r in rows[1:]] == ["调解民间纠纷", "协税护税"]
-    assert rows[1][3] == "法定职责" and "第十条" in rows[1][6]
-    summary = dict(list(wb["汇总"].iter_rows(values_only=True))[1:5])
-    assert summary == result["summary"]
+    assert rows[1][3] == "依法履行职责" and "第十条" in rows[1][7] and "调解民间纠纷" in rows[1][8]
+    assert rows[2][3] == "不应由居委会承担" and "税务" in rows[2][4]
+    sheet = list(wb["汇总"].iter_rows(values_only=True))
+    counts = [r[:2] for r in sheet[1:5]]
+    assert dict(counts) == result["summary"] and all(isinstance(n, int) for _, n in counts)
+    by_dept = sheet[sheet.index(("交办部门", *result["summary"], "合计")) + 1]
+    assert by_dept == ("（未写部门）", 1, 0, 1, 0, 2)
 
 
 def test_cli_task_check_json_and_xlsx(tools_kb, tmp_path):
@@ -187,19 +191,19 @@ def test_cli_task_check_json_and_xlsx(tools_kb, tmp_path):
                                   "--json", "--xlsx", str(out)])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
-    assert [t["class"] for t in data["tasks"]] == ["法定职责", "未找到依据"]
-    assert set(data["tasks"][0]) >= {"task", "class", "confidence", "citations"}
+    assert [t["class"] for t in data["tasks"]] == ["依法履行职责", "未找到依据"]
+    assert set(data["tasks"][0]) >= {"task", "class", "strength", "body", "citations"}
     assert set(data["tasks"][0]["citations"][0]) >= {"law_title", "article_no", "text", "sentence"}
     assert out.stat().st_size > 1000
     r = CliRunner().invoke(main, ["task-check", "--kb", tools_kb.locator, "--lexical", "协助维护社会治安"])
-    assert r.exit_code == 0 and "【协助事项】" in r.output and "不构成法律意见" in r.output
+    assert r.exit_code == 0 and "【依法协助】" in r.output and "不构成法律意见" in r.output
     r = CliRunner().invoke(main, ["task-check", "--kb", tools_kb.locator])
     assert r.exit_code != 0 and "give one TASK or --file" in r.output
 
 
 def test_a_task_with_no_content_words_is_not_matched_to_anything(tools_kb):
     (t,) = check_tasks(tools_kb, ["开展相关工作"], searcher=open_searcher(tools_kb, use_model=False))["tasks"]
-    assert t["class"] == "未找到依据" and t["confidence"] < 0.5 and "实义词" in t["reasoning"]
+    assert t["class"] == "未找到依据" and t["strength"] == "未找到" and "实义词" in t["reasoning"]
 
 
 def test_unknown_region_is_refused(tools_kb):

@@ -90,15 +90,15 @@ def cite_check(source, kb_locator, as_of, as_json) -> None:
 def task_check(task, kb_locator, file_path, region, lexical_only, xlsx_out, as_json) -> None:
     """Does the law give the residents' committee this task? One TASK, or --file with many."""
     from lawkb.search import open_searcher
-    from lawkb.tools.taskcheck import check_tasks, read_tasks, report_xlsx
+    from lawkb.tools.taskcheck import check_tasks, read_task_list, report_xlsx
 
     if bool(task) == bool(file_path):
         raise click.UsageError("give one TASK or --file FILE")
+    columns = None
     if file_path:
-        try:
-            tasks: list = read_tasks(Path(file_path).read_bytes(), Path(file_path).name)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
+        listed = read_task_list(Path(file_path).read_bytes(), Path(file_path).name)
+        tasks: list = listed.tasks
+        columns = listed.describe()
     else:
         tasks = [" ".join(task)]
     kb = open_kb_or_fail(kb_locator)
@@ -106,16 +106,20 @@ def task_check(task, kb_locator, file_path, region, lexical_only, xlsx_out, as_j
     if xlsx_out:
         Path(xlsx_out).write_bytes(report_xlsx(result))
     if as_json:
-        echo_json(result)
+        echo_json({**result, "columns": columns} if columns else result)
         return
+    if columns:
+        click.echo(columns + "\n")
     for t in result["tasks"]:
         dept = f"（{t['department']}）" if t.get("department") else ""
-        click.echo(f"【{t['class']}】{t['task']}{dept}  置信度 {t['confidence']:.2f}")
+        body = f"  责任主体：{t['body']}" if t.get("body") else ""
+        click.echo(f"【{t['class']}】{t['task']}{dept}  依据强度：{t['strength']}{body}")
         click.echo(f"  理由：{t['reasoning']}")
         for c in t["citations"]:
             click.echo(f"  《{c['law_title']}》{c['article_no'] or ''}：{c['sentence']}")
         click.echo("")
     click.echo("  ".join(f"{k} {v}" for k, v in result["summary"].items()))
+    click.echo("依据强度：" + "；".join(f"{k}——{v}" for k, v in result["strength_words"].items()))
     if xlsx_out:
         click.echo(f"report written to {xlsx_out}")
     click.echo(DISCLAIMER)

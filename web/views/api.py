@@ -132,14 +132,20 @@ def taskcheck():
     r = res()
     taskmod = tool("taskcheck")
     got = upload(request.files.get("file"))
+    columns = None
     if got is not None:
-        tasks = taskmod.read_tasks(*got)   # an unreadable or oversized list raises a KBError with its status
-        region = params.name_arg(request.form, "region")
+        listed = taskmod.read_task_list(*got)   # unreadable or oversized: a KBError with its status
+        tasks, region = listed.tasks, params.name_arg(request.form, "region")
+        columns = {"task": listed.task_column, "department": listed.department_column,
+                   "ignored": listed.ignored_columns, "note": listed.describe()}
     else:
         data = _body()
         tasks, region = data.get("tasks"), params.body_name(data, "region")
     tasks = params.task_list(tasks, taskmod.MAX_TASKS)
-    return jsonify(taskmod.check_tasks(r.kb, tasks, region=region, searcher=r.searcher))
+    result = taskmod.check_tasks(r.kb, tasks, region=region, searcher=r.searcher)
+    if columns is not None:
+        result["columns"] = columns
+    return jsonify(result)
 
 
 @bp.post("/api/v1/convention")

@@ -23,11 +23,14 @@ def tools():
     return render_template("staff.html")
 
 
-def _tasks_from_form() -> list:
+def _tasks_from_form() -> tuple[list, str | None]:
+    """The tasks, and for an uploaded list a sentence on which of its columns were read."""
     taskcheck = tool("taskcheck")
     got = upload(request.files.get("file"))
+    columns = None
     if got is not None:
-        tasks = taskcheck.read_tasks(*got)   # an unreadable or oversized list raises a KBError with its status
+        listed = taskcheck.read_task_list(*got)   # unreadable or oversized: a KBError with its status
+        tasks, columns = listed.tasks, listed.describe()
     elif request.form.get("tasks_json"):
         try:
             tasks = json.loads(request.form["tasks_json"])
@@ -37,7 +40,7 @@ def _tasks_from_form() -> list:
         tasks = [line.strip() for line in (request.form.get("tasks") or "").splitlines() if line.strip()]
     if not tasks:
         raise WebError(400, "请填写至少一项任务，或上传 CSV / XLSX 任务清单")
-    return params.task_list(tasks, taskcheck.MAX_TASKS)
+    return params.task_list(tasks, taskcheck.MAX_TASKS), columns
 
 
 def _check(tasks: list) -> dict:
@@ -51,15 +54,16 @@ def tasks():
     if request.method == "GET":
         return render_template("tasks.html", result=None, tasks_json="", region="",
                                region_options=res().region_options)
-    items = _tasks_from_form()
+    items, columns = _tasks_from_form()
     result = _check(items)
     return render_template("tasks.html", result=result, tasks_json=json.dumps(items, ensure_ascii=False),
-                           region=request.form.get("region") or "", region_options=res().region_options)
+                           columns=columns, region=request.form.get("region") or "",
+                           region_options=res().region_options)
 
 
 @bp.post("/tasks/report")
 def tasks_report():
-    result = _check(_tasks_from_form())
+    result = _check(_tasks_from_form()[0])
     body = tool("taskcheck").report_xlsx(result)
     return Response(body, mimetype=XLSX, headers={
         "Content-Disposition": "attachment; filename=\"task-report.xlsx\"; "
