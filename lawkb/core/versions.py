@@ -170,6 +170,7 @@ def resolve(docs: list[DocSummary], today: str) -> list[Law]:
             status=status, current_version=shown.version_id, versions=versions,
         )
     _apply_repeals(laws, docs, today)
+    _lapse_dependents(laws, docs, today)
     return list(laws.values())
 
 
@@ -221,6 +222,56 @@ def _apply_repeals(laws: dict[str, Law], docs: list[DocSummary], today: str) -> 
                 for v in target.versions:
                     if v.status == STATUS_IN_FORCE:
                         v.status = STATUS_REPEALED
+
+
+# The law a judicial interpretation or an implementing rule is made under, named in its title:
+# 最高人民法院关于适用《中华人民共和国婚姻法》若干问题的解释（一）, 中华人民共和国土地管理法实施条例.
+_UNDER = re.compile(r"《([^《》]{2,40})》|^(?:中华人民共和国)?(\S{2,30}?法)实施(?:条例|细则|办法)")
+
+
+def made_under(title: str) -> list[str]:
+    """The laws a title says it interprets or implements (婚姻法 for 关于适用《中华人民共和国婚姻法》…的解释)."""
+    return [m.group(1) or m.group(2) for m in _UNDER.finditer(title)]
+
+
+def _lapse_dependents(laws: dict[str, Law], docs: list[DocSummary], today: str) -> None:
+    """An interpretation or implementing rule of a repealed law is not in force on the strength of a
+    missing status: when the law it is made under was repealed (the KB holds its repeal, by its text's
+    status or a repeal clause) after the interpretation was made, it is marked repealed with the law, and
+    meta["lapsed_with"] says which law and when, for the page to say so."""
+    repealed: dict[str, tuple[str, str, str | None]] = {}   # law key -> (date, title, repeal clause id)
+    for law in laws.values():
+        if law.status == STATUS_REPEALED and law.repealed_on:
+            repealed[law.key] = (law.repealed_on, law.title, law.repeal_source)
+    version_of = {d: v for law in laws.values() for v in law.versions for d in v.doc_ids}
+    for d in docs:
+        for clause in d.repeals:
+            date = d.effective or d.version_date or ""
+            source = f"{version_of[d.doc_id].version_id}#{clause.get('article', '')}" if d.doc_id in version_of else None
+            for title in clause["titles"]:
+                if date and date <= today:
+                    repealed.setdefault(law_key(title), (date, title, source))
+    for law in laws.values():
+        if law.status != STATUS_IN_FORCE:
+            continue
+        if law.meta.get("level") != "司法解释" and not re.search(r"实施(?:条例|细则|办法)$", law.title):
+            continue
+        for m in _UNDER.finditer(law.title):
+            key = law_key(m.group(1) or m.group(2))
+            if key == law.key or key not in repealed:
+                continue
+            date, title, source = repealed[key]
+            made = max((v.version_date or "" for v in law.versions), default="")
+            if made and made >= date:
+                continue   # made after that repeal: it interprets another law of the name
+            law.status = STATUS_REPEALED
+            law.repealed_on = date
+            law.repeal_source = source   # the clause that repealed the law it was made under
+            law.meta["lapsed_with"] = {"law": title, "repealed_on": date}
+            for v in law.versions:
+                if v.status == STATUS_IN_FORCE:
+                    v.status = STATUS_REPEALED
+            break
 
 
 def identify_by_articles(s: DocSummary, owners_per_hash: list[set[str]]) -> None:

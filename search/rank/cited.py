@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from lawkb.core.errors import KBError, NotFound, QueryError
 from lawkb.core.refs import ArticleRef
-from lawkb.search.lookup import article_for_ref, find_law
+from lawkb.search.lookup import Repealed, article_for_ref, find_law
 from lawkb.search.rank.analyze import Analysis
 from lawkb.search.store.protocol import KnowledgeBase
 
 
-def cited_articles(kb: KnowledgeBase, a: Analysis, as_of: str | None = None) -> list[dict]:
-    """The articles the query cites, in order, each once (versions in force on as_of when given)."""
+def cited_articles(kb: KnowledgeBase, a: Analysis, as_of: str | None = None,
+                   notes: list[str] | None = None) -> list[dict]:
+    """The articles the query cites, in order, each once (versions in force on as_of when given). A cited
+    law the KB knows only as repealed is never answered with another law's article: its repeal goes into
+    notes instead."""
     out: list[dict] = []
     for ref in a.citations:
         art = None
@@ -19,6 +22,10 @@ def cited_articles(kb: KnowledgeBase, a: Analysis, as_of: str | None = None) -> 
         for i in range(max(1, len(ref.law) - 1)):
             try:
                 art = article_for_ref(kb, ArticleRef(ref.law[i:], ref.number, ref.sub), as_of=as_of)
+                break
+            except Repealed as exc:
+                if notes is not None and str(exc) not in notes:
+                    notes.append(str(exc))
                 break
             except (NotFound, KBError):
                 continue

@@ -109,7 +109,7 @@ class Searcher:
             lex_rank = {key: i for i, key in enumerate(lexical, start=1)}
         dense_rank = {key: i for i, key in enumerate(dense, start=1)}
 
-        pinned = cited_articles(self.kb, a, query.filters.as_of)
+        pinned = cited_articles(self.kb, a, query.filters.as_of, notes)
         pinned_ids = {h["article_id"] for h in pinned}
         ordered: list[tuple[str, float, Hashable | None]] = [(h["article_id"], 1.0, None) for h in pinned]
         for key, score in fused:

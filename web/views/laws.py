@@ -9,7 +9,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from lawkb.core.numerals import cn_to_int
 from lawkb.search.lookup import citation
 
-from ..articles import article_view, cited_elsewhere
+from ..articles import article_view, cited_elsewhere, repeal_note
 from ..errors import WebError
 from ..params import as_of_date
 from ..resources import res
@@ -84,7 +84,8 @@ def law(law_id: str):
             toc.append({"path": a["path"], "articles": []})
             last_path = a["path"]
         toc[-1]["articles"].append(a)
-    return render_template("law.html", law=law, version=version, toc=toc, n_articles=len(arts))
+    return render_template("law.html", law=law, version=version, toc=toc, n_articles=len(arts),
+                           repeal_note=repeal_note(res(), law))
 
 
 def law_text(law: dict, version: dict, arts: list[dict]) -> str:
