@@ -165,3 +165,21 @@ def test_as_of_must_be_a_date(tools_kb):
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         check_citations(tools_kb, "民法典第一条", as_of="2020/01/01")
     assert check_citations(tools_kb, "") == {"citations": [], "marked_html": "", "as_of": None}
+
+
+def test_as_of_gives_the_verdict_then_and_verdict_today_what_holds_now(tools_kb):
+    """合同法 cited in a 2019 opinion: current then, repealed today; the page shows both."""
+    text = "依据《合同法》第五十二条和《民法典》第一千零三十二条"
+    then = check_citations(tools_kb, text, as_of="2019-06-01")["citations"]
+    assert [(c["verdict"], c["verdict_today"]) for c in then] == [("current", "repealed"), ("nonexistent", "current")]
+    assert "2019-06-01尚未废止" in then[0]["note"] and "无法核对条文内容" in then[0]["note"]
+    assert "废止" in then[0]["note_today"]
+    now = check_citations(tools_kb, text)["citations"]
+    assert all(c["verdict"] == c["verdict_today"] for c in now)
+    from lawkb.search import open_searcher
+    from lawkb.web import create_app
+
+    client = create_app({"KB": tools_kb, "SEARCHER": open_searcher(tools_kb, use_model=False),
+                         "RATE_LIMIT_PER_MINUTE": 0}).test_client()
+    body = client.post("/api/v1/citecheck", json={"text": text, "as_of": "2019-06-01"}).get_json()
+    assert body["citations"][0]["verdict_today"] == "repealed"

@@ -44,9 +44,16 @@ def check_citations(kb: KnowledgeBase, text: str, *, as_of: str | None = None) -
     index = LawIndex(kb)
     found = extract(text, index.is_law)
     results = [_check(index, c, as_of) for c in found]
+    # With as_of, `verdict` is the verdict on that day; `verdict_today` says what holds now (合同法 cited in
+    # a 2019 opinion: current then, repealed today). Without, the two are the same.
+    today = [_check(index, c, None) for c in found] if as_of else results
     for i, (c, r) in enumerate(zip(found, results, strict=True)):
         r["i"] = i
         r["note"] = r.pop("note_version", "") + r["note"] + r.pop("note_repeal", "")
+        now = today[i]
+        r["verdict_today"] = now["verdict"]
+        r["note_today"] = (now.get("note_version", "") + now["note"] + now.get("note_repeal", "")
+                           if now is not r else r["note"])
         if c.range_end_of is not None:
             r["range_start"] = c.range_end_of
     return {"citations": results, "marked_html": mark(text, results), "as_of": as_of}
@@ -110,6 +117,8 @@ def _check(index: LawIndex, c: Citation, as_of: str | None) -> dict:
         return r
     r["cited_version"] = ref["version_date"]
     if law["status"] == STATUS_REPEALED:
+        if as_of and law.get("repealed_on") and as_of < law["repealed_on"]:
+            return _in_force_then(index, law, c, r, ref, as_of)
         return _repealed(index, law, c, r, ref)
     if law.get("replaced_by") and law.get("repealed_on"):
         successor = index.law(law["replaced_by"])
@@ -168,8 +177,34 @@ def _adopted(law: dict) -> str:
     return min(dates) if dates else "9999"
 
 
+def _in_force_then(index: LawIndex, law: dict, c: Citation, r: dict, ref: dict, as_of: str) -> dict:
+    """A law repealed after as_of, cited as it stood then."""
+    later = f"该法已于{law['repealed_on']}废止。"
+    if c.number is None:
+        r.update(verdict="current", reason="in_force_then", note=f"《{law['title']}》在{as_of}有效；{later}")
+        return r
+    art = index.article(ref["version_id"], c.number, c.sub)
+    if art is None:
+        r.update(verdict="nonexistent", reason="article_missing",
+                 note=f"《{law['title']}》{as_of}施行的版本没有{_cited_no(c)}；{later}")
+        return r
+    missing = _missing_part(art, c)
+    if missing:
+        r.update(verdict="nonexistent", reason=f"{missing}_missing", cited_text=art["text"],
+                 note=f"《{law['title']}》{art['article_no']}没有{_part_label(c)}；{later}")
+        return r
+    r.update(verdict="current", reason="in_force_then", current_number=art["article_no"], text=art["text"],
+             note=f"《{law['title']}》{art['article_no']}{_part_label(c)}见于{as_of}施行的版本；{later}")
+    return r
+
+
 def _unknown(index: LawIndex, c: Citation, r: dict, as_of: str | None) -> dict:
     clause = index.repealed_by_clause(c.law) if c.law else None
+    if clause and as_of and clause["effective"] and as_of < clause["effective"]:
+        r.update(verdict="current", reason="in_force_then_no_text", replacement=clause["law_title"],
+                 note=f"《{c.law}》在{as_of}尚未废止（《{clause['law_title']}》{clause['article_no'] or ''}规定它自"
+                      f"{clause['effective']}起废止）；知识库没有它的文本，无法核对条文内容。")
+        return r
     if clause and (not clause["effective"] or clause["effective"] <= settings.today()):
         r.update(verdict="repealed", reason="named_in_repeal_clause", replacement=clause["law_title"],
                  note=f"知识库没有《{c.law}》的条文，但《{clause['law_title']}》{clause['article_no'] or ''}规定它"
