@@ -49,7 +49,7 @@ def test_show_reads_kb_from_environment(kb_dir, monkeypatch):
 
 def test_show_errors_are_messages_not_tracebacks(kb_dir, tmp_path):
     result = run("show", "民法典", "第9999条", kb=kb_dir)
-    assert result.exit_code == 1 and "no article" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "没有第9999条" in result.output and "Traceback" not in result.output
     result = run("stats", kb=tmp_path / "nothing-here")
     assert result.exit_code == 1 and "no knowledge base" in result.output
 

@@ -9,9 +9,11 @@ from flask import url_for
 from markupsafe import Markup, escape
 
 from lawkb.core.errors import KBError
+from lawkb.core.lineage import CHANGED, RENUMBERED_CHANGED
 from lawkb.core.model import LEVELS, law_key
 from lawkb.core.versions import made_under
 from lawkb.search.contract import Filters, Query
+from lawkb.search.history import Lineage
 from lawkb.search.lookup import citation, find_law
 
 from .resources import Resources
@@ -33,41 +35,11 @@ def diff_html(old: str, new: str) -> Markup:
     return Markup("".join(out))
 
 
-def _same_article(r: Resources, law_id: str, version: dict, number: int, sub: int) -> dict | None:
-    """The article with this number in one given version of the law, if that version has it."""
-    start = version.get("effective") or version.get("version_date")
-    try:
-        art = r.kb.article(law_id, number, sub, as_of=start) if start else None
-    except KBError:
-        return None
-    if art is None or art.get("version_id") != version["version_id"]:
-        return None
-    return art
-
-
 def versions_of(r: Resources, art: dict, law: dict) -> list[dict]:
-    """Every version of the law, with this article's text in it (when numbered articles line up) and
-    whether it differs from the version before."""
-    rows, prev_text = [], None
-    for v in law.get("versions", []):
-        if v["version_id"] == art.get("version_id"):
-            other = art
-        elif art.get("number") is not None:
-            other = _same_article(r, law["law_id"], v, art["number"], art["sub"])
-        else:
-            other = None  # a preamble or section has no number to find it by in other versions
-        text = other["text"] if other else None
-        if text is None:
-            change = "该版本无此条"
-        elif prev_text is None:
-            change = "最早收录的版本"
-        else:
-            change = "未修改" if text == prev_text else "有修改"
-        rows.append({"version": v, "article": other, "change": change,
-                     "current": v["version_id"] == art.get("version_id"), "prev_text": prev_text})
-        if text is not None:
-            prev_text = text
-    return rows
+    """Every version of the law with this article's counterpart in it, followed by its words (a renumbered
+    article is found under its new number; an unrelated article under the same number is not), and how
+    it came from the version before."""
+    return Lineage(r.kb, law).history(art)
 
 
 class Linker:
@@ -111,7 +83,7 @@ def article_view(r: Resources, art: dict) -> dict:
     versions = versions_of(r, art, law)
     mine = next((v for v in versions if v["current"]), None)
     change = None
-    if mine and mine["prev_text"] is not None and mine["change"] == "有修改":
+    if mine and mine["prev_text"] is not None and mine["change"] in (CHANGED, RENUMBERED_CHANGED):
         change = diff_html(mine["prev_text"], art["text"])
     version = next((v for v in law.get("versions", []) if v["version_id"] == art["version_id"]), None)
     in_force = None

@@ -22,11 +22,11 @@ import re
 from lawkb.core import settings
 from lawkb.core.model import STATUS_REPEALED, normalize_text
 from lawkb.core.numerals import article_no_text, int_to_cn
+from lawkb.core.textsim import RELATED, SAME, bigrams, containment, dice
 from lawkb.search.store.protocol import KnowledgeBase
 
 from .citations import Citation, extract
 from .lawindex import LawIndex
-from .textsim import RELATED, SAME, bigrams, containment, dice
 
 VERDICTS = ("current", "amended", "repealed", "nonexistent", "unknown_law")
 # The words after a citation decide between two versions only when they clearly follow one of them.

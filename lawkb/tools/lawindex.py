@@ -4,10 +4,9 @@ protocol only and cached for the length of one check."""
 from __future__ import annotations
 
 from lawkb.core.model import KIND_ARTICLE
+from lawkb.core.textsim import bigrams
 from lawkb.search.lookup import ABBREVIATIONS, repeal_of, resolve_law
 from lawkb.search.store.protocol import KnowledgeBase
-
-from .textsim import bigrams
 
 # The names and their rules are the search layer's, so a lookup and a citation check never disagree on
 # which law a name means.
