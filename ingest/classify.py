@@ -205,6 +205,11 @@ def _is_self_governance(title: str) -> bool:
     return any(word in title for word in _SELF_GOVERNANCE)
 
 
+def is_self_governance(title: str) -> bool:
+    """True for the title of a community self-governance text (村规民约, 居民公约, 管理规约, 业主大会议事规则 …)."""
+    return _is_self_governance(_clean_title(title))
+
+
 def _is_normative_title(title: str) -> bool:
     return bool(_NORMATIVE_TITLE.search(title))
 

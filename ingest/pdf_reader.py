@@ -34,6 +34,9 @@ from pathlib import Path
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+from pdfminer.pdftypes import resolve1
+from pdfminer.psparser import PSLiteral
+from pdfminer.utils import PDFDocEncoding
 from pdfplumber.utils.exceptions import PdfminerException
 
 from .blocks import Block, Extracted, IngestError
@@ -41,29 +44,88 @@ from .pdf_lines import _drop_furniture, _normalise, _page_lines
 from .pdf_lines import _Line as _Line  # re-exported: tests build lines by hand
 from .pdf_lines import _split_run_together as _split_run_together  # re-exported for tests
 from .pdf_paragraphs import _join, _layout, _margins, _paragraphs
+from .titles import title_from_filename
 
 # --- patterns ----------------------------------------------------------------------------------
 
 _CID = re.compile(r"\(cid:\d+\)")
 # /Title values that are left over from a template or the authoring tool, not the document's title.
 _JUNK_TITLE = re.compile(
-    r"^(?:|法规修改决定电子报备格式标准及示例|microsoft word\s*-.*|.*\.(?:docx?|wps|rtf|txt|pdf)|"
-    r"无标题.*|untitled.*|document\d*|文档\d*|新建.*文档.*|title)$",
+    r"^(?:|法规修改决定电子报备格式标准及示例|无标题.*|untitled.*|document\d*|文档\d*|新建.*文档.*|title)$",
     re.I,
 )
+# Word (and WPS) put the name of the file they printed into /Title: "Microsoft Word - 民法典.doc".
+_WORD_PREFIX = re.compile(r"^(?:microsoft\s*(?:office\s*)?word|wps\s*(?:office|文字)?)\s*[-－–—:：]\s*", re.I)
+_FILE_EXT = re.compile(r"\.(?:docx?|dotx?|wps|wpt|rtf|txt|pdf|odt)$", re.I)
+# A title written as the text of a hex string, "<4D6963726F736F6674…>" (seen from Word-era converters).
+_HEX_TEXT = re.compile(r"^<\s*((?:[0-9A-Fa-f]{2}\s*)+)>$")
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 
 # --- document ----------------------------------------------------------------------------------
 
 
-def _meta_text(value) -> str:
-    if isinstance(value, bytes):
-        for enc in ("utf-16", "utf-8", "gb18030"):
+def _decode_meta_bytes(raw: bytes) -> str:
+    """A PDF string from the document information dictionary as text. The standard allows
+    PDFDocEncoding or UTF-16BE with a BOM; producers also write UTF-16LE or UTF-8 with a BOM and, on
+    Chinese Windows, bare GBK. '' when the bytes make no sense in any of them."""
+    boms = ((b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"), (b"\xef\xbb\xbf", "utf-8"))
+    for bom, enc in boms:
+        if raw.startswith(bom):
             try:
-                return value.decode(enc)
+                return raw[len(bom):].decode(enc)
             except UnicodeDecodeError:
-                continue
+                return ""
+    if raw.isascii():
+        return raw.decode("ascii")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    wide = [ch for ch in text if not ch.isascii()]
+    # GB18030 decodes almost any bytes: 'R\xe8glement' gives 'R鑗lement', an accented Latin letter and
+    # the ASCII letter after it read as one character. GBK is taken only when it reads as CJK and most
+    # characters are two high bytes (GB2312), not a high byte paired with an ASCII one.
+    if wide and sum(1 for ch in wide if _CJK.match(ch)) >= 0.8 * len(wide) \
+            and sum(1 for ch in wide if ch.encode("gb18030")[-1] < 0x80) <= 0.2 * len(wide):
+        return text
+    return "".join(PDFDocEncoding[b] for b in raw)
+
+
+def _meta_text(value: object) -> str:
+    """A metadata value as text: strings decoded (`_decode_meta_bytes`), and a string whose text is
+    itself a hex string ('<4D69…>') decoded once more; anything else ''."""
+    try:
+        value = resolve1(value)
+    except Exception:  # a dangling or broken reference in metadata must not cost the document
         return ""
-    return value if isinstance(value, str) else ""
+    if isinstance(value, PSLiteral):
+        value = value.name
+    if isinstance(value, bytes):
+        value = _decode_meta_bytes(value)
+    if not isinstance(value, str):
+        return ""
+    m = _HEX_TEXT.match(value.strip())
+    if m:
+        value = _decode_meta_bytes(bytes.fromhex(re.sub(r"\s", "", m.group(1)))) or value
+    return value.replace("\x00", "")
+
+
+def meta_title(value: str) -> str | None:
+    """The document title a decoded /Title gives, or None: "Microsoft Word - 中华人民共和国民法典.doc"
+    is the name of the Word file, which gives 中华人民共和国民法典; template titles and 文档1 give None."""
+    title = _normalise(value).strip()
+    word = _WORD_PREFIX.match(title)
+    if word:
+        title = title_from_filename(title[word.end():].strip())
+    else:
+        title = _FILE_EXT.sub("", title).strip()
+    if _JUNK_TITLE.match(title) or _JUNK_TITLE.match(re.sub(r"\s+", "", title)):
+        return None
+    return title
 
 
 def _open_error(exc: BaseException, path: Path) -> IngestError:
@@ -79,9 +141,9 @@ def _open_error(exc: BaseException, path: Path) -> IngestError:
 def read_pdf(path: Path) -> Extracted:
     """Read a PDF with a text layer into paragraph blocks (page = where the paragraph starts; style
     'center' for centred paragraphs). meta: pages, producer (/Producer, else /Creator) and title
-    (/Title unless it is template junk). Raises IngestError for files that cannot be read: empty, not
-    a PDF, truncated or corrupt, password-protected, scanned without a text layer, or fonts without a
-    Unicode map. Pages with only images, and owner-password encryption, are reported in warnings."""
+    (/Title decoded and cleaned by `meta_title`, unless it is template junk). Raises IngestError for
+    files that cannot be read: empty, not a PDF, truncated or corrupt, password-protected, scanned
+    without a text layer, or fonts without a Unicode map. Pages with only images, and owner-password encryption, are reported in warnings."""
     path = Path(path)
     try:
         raw_size = path.stat().st_size
@@ -110,7 +172,8 @@ def read_pdf(path: Path) -> Extracted:
         except Exception as exc:  # pdfminer raises many unrelated types for broken files
             raise _open_error(exc, path) from exc
         with pdf:
-            meta = {k: _meta_text(v) for k, v in pdf.metadata.items()}
+            # Read from the raw dictionary: pdfplumber's decoding takes GBK bytes for PDFDocEncoding.
+            meta = {k: _meta_text(v) for info in pdf.doc.info for k, v in info.items()}
             # An owner password alone (copy/print restrictions) does not stop reading the text.
             encrypted = pdf.doc.encryption is not None
             try:
@@ -158,8 +221,8 @@ def read_pdf(path: Path) -> Extracted:
     ]
 
     out_meta: dict = {"pages": n}
-    title = _normalise(meta.get("Title", "")).strip()
-    if title and not _JUNK_TITLE.match(title):
+    title = meta_title(meta.get("Title", ""))
+    if title:
         out_meta["title"] = title
     producer = (meta.get("Producer") or meta.get("Creator") or "").strip()
     if producer:

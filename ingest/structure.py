@@ -2,7 +2,9 @@
 
 This is the one place that knows how Chinese legal documents are laid out, so every format gets the same
 treatment. The rule it keeps: every block of the body lands in exactly one unit (article, preamble,
-attachment or section), unaltered, so concatenating the units gives back the body.
+attachment or section), unaltered, so concatenating the units gives back the body. A convention
+numbered 1. / 一、 / （一） instead of 第X条 is cut into clauses (`clauses.py`), stored as articles under
+their own printed labels.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ from lawkb.core.numerals import article_no_text
 from lawkb.core.refs import ARTICLE_WORD, NUMERAL, article_pattern, parse_article
 
 from .blocks import Block, Extracted
+from .classify import is_self_governance
+from .clauses import Clause, Heading, plan_clauses
 from .history import date_from_filename, effective_from_text, looks_like_history, parse_history, summarize
+from .titles import clean_title, is_title_like, title_from_filename
+
+__all__ = ["build_document", "check_numbering", "clean_title", "is_title_like", "title_from_filename"]
 
 _SP = r"[\s\u3000]*"
 # An article heading: 第二百六十四条之一; Taiwan writes the same as 第 29-1 條, and a heading is the one
@@ -38,12 +45,6 @@ HEADING_RE = re.compile(rf"^第{_SP}({NUMERAL}){_SP}(分编|分編|编|編|章|�
 _XREF_AFTER = re.compile(r"^(?:[、，,至和或及与的所中]|规定|第|款|项|之规定)")
 ITEM_RE = re.compile(r"^(?:[（(]\s*[一二三四五六七八九十]+\s*[）)]|[一二三四五六七八九十]+、|\d{1,2}\s*[.．、](?!\d)|[①-⑳])")
 _RUN_TOGETHER = re.compile(rf"(?<=[。；])[\s\u3000]+(?={_HEAD}[\s\u3000])")
-_TITLE_SUFFIX = re.compile(
-    r"(法|条例|條例|规定|規定|办法|辦法|细则|細則|决定|決定|解释|解釋|规则|規則|章程|公约|公約|规约|規約|纲要|"
-    r"意见|通知|批复|答复|复函|解答|安排|命令|宪法|修正案|标准|準則|准则|决议|決議|公告|议事规则)"
-    r"(（[^）]{0,20}）|\([^)]{0,20}\))?$"
-)
-_TITLE_JUNK_PAREN = re.compile(r"(（[^）]*(?:\d{4}|修订|修正|最新|版)[^）]*）|\([^)]*(?:\d{4}|修订|修正|最新|版)[^)]*\))$")
 _RANK = {"编": 0, "編": 0, "分编": 1, "分編": 1, "章": 2, "节": 3, "節": 3}
 _WS = re.compile(r"[\s\u3000]+")
 
@@ -57,34 +58,6 @@ def _norm(text: str) -> str:
 def _compact(text: str) -> str:
     """Text without whitespace, otherwise as printed (headings and labels are shown to people)."""
     return _WS.sub("", text)
-
-
-def is_title_like(text: str) -> bool:
-    t = _compact(text)
-    if not (2 <= len(t) <= 90) or "。" in t or "；" in t:
-        return False
-    if re.match(r"^(第|[（(]|\d|目录|附件)", t) or looks_like_history(t):
-        return False
-    return bool(_TITLE_SUFFIX.search(t))
-
-
-def clean_title(text: str) -> str:
-    t = _WS.sub("", text).strip("《》")
-    t = re.sub(r"^(?:法規名稱|法规名称|标题|標題|名称|名稱)[:：]", "", t)
-    t = _TITLE_JUNK_PAREN.sub("", t)
-    return t
-
-
-def title_from_filename(name: str) -> str:
-    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", name)
-    stem = re.sub(r"[(（]\d{4}-\d{2}-\d{2}[)）]$", "", stem)
-    stem = re.sub(r"[_-]?\d{8}$", "", stem)
-    parts = [p for p in re.split(r"_", stem) if p]
-    # Files are often named '<origin>_<title>_<extra>': prefer the part that reads like a title.
-    for part in parts:
-        if is_title_like(part):
-            return clean_title(part)
-    return clean_title(max(parts, key=len)) if parts else stem
 
 
 @dataclass
@@ -111,7 +84,8 @@ def _split_run_together(blocks: list[Block]) -> list[Block]:
 
 def _find_title(blocks: list[Block], meta: dict, filename: str) -> tuple[str, int, int, str]:
     """Return (title, first_block, end_block, where): blocks[first:end] are the title, and where says
-    what it was taken from ('body', 'metadata' or 'filename')."""
+    what it was taken from ('body', 'metadata' or 'filename'). A title printed at the top of the text
+    is preferred to the file's metadata (a PDF's /Title is often a Word file name or a template's)."""
     window = min(len(blocks), 25)
     for i in range(window):
         if blocks[i].style == "title":
@@ -139,7 +113,9 @@ def _find_title(blocks: list[Block], meta: dict, filename: str) -> tuple[str, in
         if i + 1 < window and len(_compact(text)) <= 40 and is_title_like(text + blocks[i + 1].text) \
                 and not is_title_like(blocks[i + 1].text):
             return clean_title(text + blocks[i + 1].text), i, i + 2, "body"
-    if meta.get("title"):
+    # A metadata title that names no kind of legal text ('附件2', a draft's file name) gives way to a
+    # file name that does.
+    if meta.get("title") and (is_title_like(meta["title"]) or not is_title_like(title_from_filename(filename))):
         return clean_title(meta["title"]), 0, 0, "metadata"
     return title_from_filename(filename), 0, 0, "filename"
 
@@ -287,7 +263,8 @@ def build_document(
     body = blocks[i:]
     # A case report quotes statutes ('第六条 食品经营者…'): its units are its headed sections.
     extra: dict = {}
-    units = _cut_units(body, part, warnings, extra, articles_allowed=hints.get("folder_level") != "案例")
+    units = _cut_units(body, part, warnings, extra, articles_allowed=hints.get("folder_level") != "案例",
+                       convention=is_self_governance(title))
     if extra["empty_headings"]:
         warnings.append(f"{len(extra['empty_headings'])} heading(s) with no text under them: "
                         + "; ".join(extra["empty_headings"][:3]))
@@ -338,7 +315,7 @@ def build_document(
 
 
 def _cut_units(body: list[Block], part: str | None, warnings: list[str], extra: dict,
-               articles_allowed: bool = True) -> list[_Unit]:
+               articles_allowed: bool = True, convention: bool = False) -> list[_Unit]:
     has_articles = False
     last: tuple[int, int] | None = None
     for b in body if articles_allowed else []:
@@ -346,6 +323,12 @@ def _cut_units(body: list[Block], part: str | None, warnings: list[str], extra: 
         if lab:
             has_articles = True
             break
+    # A convention numbered 1. / 一、 / （一） instead of 第X条: its clauses are cut like articles.
+    plan = plan_clauses(body) if convention and articles_allowed and not has_articles else {}
+    if plan:
+        has_articles = True
+        clauses = [c for c in plan.values() if isinstance(c, Clause)]
+        extra["clauses"] = {"numbering": clauses[0].label, "count": len(clauses)}
     stack: list[tuple[int, str]] = [(-1, part)] if part else []
     units: list[_Unit] = []
     current: _Unit | None = None
@@ -357,15 +340,19 @@ def _cut_units(body: list[Block], part: str | None, warnings: list[str], extra: 
     def path() -> list[str]:
         return [name for _, name in stack]
 
-    for b in body:
+    for k, b in enumerate(body):
         text = b.text
-        lab = _article_label(text, last) if has_articles else None
+        step = plan.get(k)
+        if plan:  # clauses where the plan puts them, never 第X条 cross-references or items
+            lab = (step.number, 0, step.label, step.rest) if isinstance(step, Clause) else None
+        else:
+            lab = _article_label(text, last) if has_articles else None
         if lab:
             number, sub, label, rest = lab
-            if last is not None and (number, sub) <= last:
+            if last is not None and (number, sub) <= last and not plan:
                 warnings.append(f"article numbering restarts at {label} (line {b.line}, page {b.page})")
             last = (number, sub)
-            if _misplaced_space(_norm(text)):
+            if not plan and _misplaced_space(_norm(text)):
                 warnings.append(f"malformed article label {text[:12]!r} (line {b.line}): read as {label}")
             current = _Unit(KIND_ARTICLE, label, number, sub, path())
             if b.style == "heading" and rest and len(rest) <= 30:
@@ -392,6 +379,8 @@ def _cut_units(body: list[Block], part: str | None, warnings: list[str], extra: 
             units.append(current)
             continue
         head = _heading(b) if (current is None or current.kind != KIND_ATTACHMENT) else None
+        if isinstance(step, Heading):
+            head = (4, step.name)  # "一、社会治安": below any 编/章/节 the convention also has
         if head and b.style != "table":
             rank, name = head
             if has_articles:
@@ -449,6 +438,8 @@ def find_gaps(numbers: set[int]) -> list[int]:
 
 def check_numbering(articles: list[Article], warnings: list[str], extra: dict) -> None:
     """Report gaps in article numbering and signs that the text stops early."""
+    if "clauses" in extra:
+        return  # clauses are taken only in sequence (no gaps) and cite themselves other than by 第X条
     numbered = [a for a in articles if a.kind == KIND_ARTICLE and a.number]
     gaps = find_gaps({a.number for a in numbered})
     if gaps:
