@@ -17,6 +17,11 @@ articles in one Word paragraph, not a wrapped line.
 Tables: one Block per row (style 'table'), non-empty cells joined by ' | ' (a vertically merged cell
 counts once, in its first row); a one-cell row holding several paragraphs is a frame around body text
 and is read as paragraphs. Text boxes are not read; the warnings say how many held text.
+
+Hostile files: the ZIP is checked (lawkb.core.archives) before anything is decompressed, a part that
+declares a DTD (entity bombs; Word never writes one) is refused, and XML is parsed by python-docx's
+parser (no entity resolution, no huge_tree: at most 256 levels deep). Styles are looked up in a dict
+and what a style inherits is worked out once per style, so the work is linear in the paragraphs.
 """
 
 from __future__ import annotations
@@ -28,21 +33,14 @@ from io import BytesIO
 from pathlib import Path
 
 import docx
-from docx.enum.style import WD_STYLE_TYPE
 from lxml import etree
 
-from lawkb.core.numerals import int_to_cn
+from lawkb.core.archives import ArchiveError, check_zip
 
 from .blocks import Block, Extracted, IngestError
+from .docx_styles import Numbering, Styles, _has_text, _w
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-
-
-def _w(tag: str) -> str:
-    return _NS + tag
-
-
 # Elements that only wrap runs/paragraphs; their content is read as if inline.
 _WRAPPERS = {_w(t) for t in ("hyperlink", "smartTag", "ins", "moveTo", "sdt", "sdtContent", "customXml",
                              "fldSimple", "dir", "bdo")}
@@ -54,16 +52,16 @@ _PAGE_FIELD = re.compile(r"^\s*(PAGE|NUMPAGES|SECTIONPAGES|PAGEREF)\b", re.I)
 # After a soft break, a new article/chapter label means a new paragraph (see module docstring).
 _LABEL_AFTER_BREAK = re.compile(
     r"^\s*第[一二三四五六七八九十百千零〇两\d]+[条條章节節编編](?:之[一二三四五六七八九十]+)?(?:\s|$)")
-_HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.I)
 # Core titles that come from templates, not from the document.
 _JUNK_TITLE = re.compile(r"示例|模板|范本|格式标准|^(?:文档|document|untitled)\s*\d*$|[ \u3000_]{2,}", re.I)
 _TITLE_SUFFIX = re.compile(r"\s*[（(](?:最新版|最新|修订版|全文|正式版|\d{4}年?(?:修订|修正)?版?)[）)]\s*$")
 _INVISIBLE = str.maketrans("", "", "\u200b\ufeff\u00ad")
 
 
-def read_docx(path: Path) -> Extracted:
-    """Read a .docx file into Blocks (source_kind 'docx'). Raises IngestError with the reason."""
-    doc = _open(path)
+def read_docx(path: Path, raw: bytes | None = None) -> Extracted:
+    """Read a .docx file (raw, else the bytes of path) into Blocks (source_kind 'docx'). Raises
+    IngestError with the reason."""
+    doc = _open(path, raw)
     reader = _BodyReader(doc)
     for el in _flatten(doc.element.body):
         if el.tag == _w("p"):
@@ -80,12 +78,13 @@ def read_docx(path: Path) -> Extracted:
     return Extracted(blocks=reader.blocks, source_kind="docx", meta=meta, warnings=reader.warnings)
 
 
-def _open(path: Path):
+def _open(path: Path, data: bytes | None = None):
     """Open with python-docx, turning every way a file can be broken into a precise IngestError."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise IngestError(f"cannot read file: {exc.strerror or exc}") from None
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise IngestError(f"cannot read file: {exc.strerror or exc}") from None
     if not data:
         raise IngestError("corrupt DOCX: empty file (0 bytes)")
     if data.startswith(OLE2_MAGIC):
@@ -95,7 +94,14 @@ def _open(path: Path):
     if not data.startswith(b"PK"):
         raise IngestError("corrupt DOCX: not a ZIP archive (a .docx is a ZIP package)")
     try:
+        # What the archive declares, before anything is decompressed (zip bombs, huge members).
+        check_zip(data)
+    except ArchiveError as exc:
+        if exc.code != "bad_zip":  # an unreadable ZIP gets its precise reason below
+            raise IngestError(f"refused DOCX: {exc}") from None
+    try:
         with zipfile.ZipFile(BytesIO(data)) as zf:
+            _refuse_dtd(zf)
             bad = zf.testzip()  # reads every member: catches truncation and CRC damage up front
             if bad is not None:
                 raise IngestError(f"corrupt DOCX: damaged member {bad}")
@@ -118,6 +124,26 @@ def _open(path: Path):
         raise IngestError(f"corrupt DOCX: {exc}") from None
     except KeyError as exc:
         raise IngestError(f"corrupt DOCX: missing part {exc}") from None
+    except RecursionError:
+        raise
+    except (RuntimeError, NotImplementedError) as exc:  # zipfile: a password or a compression it lacks
+        if "encrypted" in str(exc):
+            raise IngestError("password-protected DOCX: a part of the ZIP package is encrypted; "
+                              "save it without a password") from None
+        raise IngestError(f"corrupt DOCX: unsupported ZIP member ({exc})") from None
+
+
+def _refuse_dtd(zf: zipfile.ZipFile) -> None:
+    """Word never writes a DTD; a part that declares one carries entities (a billion-laughs bomb, or a
+    reference to a file outside the package). Only the head of each part is read: a DTD comes before
+    the root element."""
+    for info in zf.infolist():
+        if info.filename.lower().endswith((".xml", ".rels")):
+            with zf.open(info) as fh:
+                head = fh.read(1 << 16)
+            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                raise IngestError(f"refused DOCX: part {info.filename} declares a DTD (<!DOCTYPE>/<!ENTITY>), "
+                                  "which Word never writes: an XML entity bomb or a hand-made file")
 
 
 def _flatten(parent):
@@ -132,7 +158,8 @@ def _flatten(parent):
 class _BodyReader:
     def __init__(self, doc) -> None:
         self.doc = doc
-        self.numbering = _Numbering(doc)
+        self.styles = Styles(doc)
+        self.numbering = Numbering(doc)
         self.blocks: list[Block] = []
         self.warnings: list[str] = []
         self.textboxes = 0
@@ -172,40 +199,49 @@ class _BodyReader:
 
     def _texts(self, p) -> list[str]:
         """The paragraph's printed text as one string, or several when split at an article label."""
-        out: list[str] = [self.numbering.label(p, self._style(p))]
+        style = self._style(p)
+        own = p.find(f"{_w('pPr')}/{_w('numPr')}")
+        out: list[str] = [self.numbering.label(p, own if own is not None else self.styles.inherited(style, "numPr"))]
         self.textboxes += _inline_text(p, out, [])
         parts = "".join(out).translate(_INVISIBLE).split("\n")
-        lines = [parts[0]]
+        # Lines are built as lists of parts: a paragraph of 100,000 soft breaks must not copy its
+        # growing text at every break.
+        lines: list[list[str]] = [[parts[0]]]
+        filled = [bool(parts[0].strip())]
         for part in parts[1:]:
-            if _LABEL_AFTER_BREAK.match(part) and lines[-1].strip():
-                lines.append(part)
+            if _LABEL_AFTER_BREAK.match(part) and filled[-1]:
+                lines.append([part])
+                filled.append(bool(part.strip()))
             else:
-                lines[-1] = _join_lines([lines[-1], part])
-        return [s for s in (line.strip() for line in lines) if s]
+                lines[-1].append(part)
+                filled[-1] = filled[-1] or bool(part.strip())
+        return [s for s in (_join_lines(line).strip() for line in lines) if s]
 
     def _style(self, p):
         """The paragraph's w:style element (its own or the document default), or None."""
-        styles = self.doc.styles.element
         style_id = p.find(f"{_w('pPr')}/{_w('pStyle')}")
-        style = styles.get_by_id(style_id.get(_w("val"))) if style_id is not None else None
+        style = self.styles.by_id(style_id.get(_w("val"))) if style_id is not None else None
         # An unknown style id falls back to the default, as Word does (lxml elements: test `is None`).
-        return style if style is not None else styles.default_for(WD_STYLE_TYPE.PARAGRAPH)
+        return style if style is not None else self.styles.default
 
     def _hints(self, p, first: bool) -> tuple[str | None, int | None]:
         style = self._style(p)
-        names = [n for s in _style_chain(style) for n in (_style_name(s), s.get(_w("styleId"), ""))]
-        if any(n.lower() in ("title", "标题") for n in names):
-            return "title", None
-        for n in names:
-            m = _HEADING_STYLE.match(n)
-            if m:
-                return "heading", int(m.group(1))
-        outline = _ppr_value(p, style, "outlineLvl")
+        named = self.styles.named_hint(style)
+        if named is not None:
+            return named
+        outline = self._ppr_value(p, style, "outlineLvl")
         if outline is not None and outline.isdigit() and int(outline) < 9:
             return "heading", int(outline) + 1
-        if _ppr_value(p, style, "jc") == "center":
+        if self._ppr_value(p, style, "jc") == "center":
             return ("title" if first else "center"), None
         return None, None
+
+    def _ppr_value(self, p, style, prop: str) -> str | None:
+        """A paragraph property, from the paragraph itself or else inherited through its style chain."""
+        el = p.find(f"{_w('pPr')}/{_w(prop)}")
+        if el is None:
+            el = self.styles.inherited(style, prop)
+        return el.get(_w("val")) if el is not None else None
 
 
 def _children(el, tag: str):
@@ -290,162 +326,19 @@ def _run_item(item, out: list[str], fields: list[list]) -> int:
 
 def _join_lines(parts: list[str]) -> str:
     """Join wrapped lines the way Chinese prints them: no separator, except between two Latin words."""
-    text = ""
+    out: list[str] = []
+    last = ""  # the last character so far
     for part in parts:
-        if text and part and _latin(text[-1]) and _latin(part[0]):
-            text += " "
-        text += part
-    return text
+        if last and part and _latin(last) and _latin(part[0]):
+            out.append(" ")
+        if part:
+            out.append(part)
+            last = part[-1]
+    return "".join(out)
 
 
 def _latin(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
-
-
-def _style_chain(style):
-    seen = set()
-    while style is not None and id(style) not in seen:  # a broken file can have a basedOn cycle
-        seen.add(id(style))
-        yield style
-        based = style.find(_w("basedOn"))
-        style = style.getparent().get_by_id(based.get(_w("val"))) if based is not None else None
-
-
-def _style_name(style) -> str:
-    name = style.find(_w("name"))
-    return name.get(_w("val"), "") if name is not None else ""
-
-
-def _ppr_value(p, style, prop: str) -> str | None:
-    """A paragraph property, from the paragraph itself or else inherited through its style chain."""
-    for owner in [p, *_style_chain(style)]:
-        el = owner.find(f"{_w('pPr')}/{_w(prop)}")
-        if el is not None:
-            return el.get(_w("val"))
-    return None
-
-
-class _Numbering:
-    """Renders Word list numbers (`（一）`, `第一条`, `1.`) with counters kept in body order."""
-
-    def __init__(self, doc) -> None:
-        self.levels: dict[str, dict[int, dict]] = {}
-        self.counters: dict[str, list[int | None]] = {}
-        try:
-            root = doc.part.numbering_part.element
-        except (KeyError, NotImplementedError, ValueError):
-            return
-        abstract = {a.get(_w("abstractNumId")): _levels(a) for a in root.iter(_w("abstractNum"))}
-        for num in root.iter(_w("num")):
-            ref = num.find(_w("abstractNumId"))
-            base = abstract.get(ref.get(_w("val")) if ref is not None else None, {})
-            levels = {k: dict(v) for k, v in base.items()}
-            for override in num.iter(_w("lvlOverride")):
-                ilvl = _int(override.get(_w("ilvl")), 0)
-                lvl = override.find(_w("lvl"))
-                if lvl is not None:
-                    levels[ilvl] = _levels_one(lvl)
-                start = override.find(_w("startOverride"))
-                if start is not None and ilvl in levels:
-                    levels[ilvl]["start"] = _int(start.get(_w("val")), 1)
-            self.levels[num.get(_w("numId"))] = levels
-
-    def label(self, p, style) -> str:
-        num_pr = None
-        for owner in [p, *_style_chain(style)]:
-            num_pr = owner.find(f"{_w('pPr')}/{_w('numPr')}")
-            if num_pr is not None:
-                break
-        if num_pr is None:
-            return ""
-        num_id_el, ilvl_el = num_pr.find(_w("numId")), num_pr.find(_w("ilvl"))
-        num_id = num_id_el.get(_w("val")) if num_id_el is not None else None
-        levels = self.levels.get(num_id)
-        ilvl = _int(ilvl_el.get(_w("val")), 0) if ilvl_el is not None else 0
-        if not levels or ilvl not in levels or not 0 <= ilvl < 10 or not _has_text(p):
-            return ""  # numId 0 means "no numbering"; Word skips empty paragraphs in the count too
-        counts = self.counters.setdefault(num_id, [None] * 10)
-        counts[ilvl] = levels[ilvl]["start"] if counts[ilvl] is None else counts[ilvl] + 1
-        for deeper in range(ilvl + 1, len(counts)):
-            counts[deeper] = None
-        lvl = levels[ilvl]
-        if lvl["fmt"] == "bullet":
-            return ""  # the bullet glyph is decoration, usually a symbol-font code point
-
-        def number(m: re.Match) -> str:
-            k = int(m.group(1)) - 1  # %1 is level 0
-            src = levels.get(k)
-            if src is None:
-                return ""
-            value = counts[k] if counts[k] is not None else src["start"]
-            return _format_number(value, "decimal" if lvl["legal"] else src["fmt"])
-
-        text = re.sub(r"%(\d)", number, lvl["text"])
-        return text + {"nothing": "", "space": " "}.get(lvl["suff"], "\t") if text else ""
-
-
-
-def _has_text(p) -> bool:
-    return any((t.text or "").strip() for t in p.iter(_w("t")))
-
-
-def _int(value: str | None, default: int) -> int:
-    """An integer attribute of a possibly broken file."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _levels(abstract) -> dict[int, dict]:
-    return {_int(lvl.get(_w("ilvl")), 0): _levels_one(lvl) for lvl in abstract.iter(_w("lvl"))}
-
-
-def _levels_one(lvl) -> dict:
-    def val(tag: str, default: str) -> str:
-        el = lvl.find(_w(tag))
-        return el.get(_w("val"), default) if el is not None else default
-
-    return {"start": _int(val("start", "1"), 1), "fmt": val("numFmt", "decimal"), "text": val("lvlText", ""),
-            "suff": val("suff", "tab"), "legal": lvl.find(_w("isLgl")) is not None}
-
-
-_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
-_STEMS = "甲乙丙丁戊己庚辛壬癸"
-
-
-def _format_number(n: int, fmt: str) -> str:
-    if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting",
-               "ideographDigital", "taiwaneseCountingThousand"):
-        return int_to_cn(n)
-    if fmt == "chineseLegalSimplified":
-        return int_to_cn(n).translate(str.maketrans("一二三四五六七八九十百千", "壹贰叁肆伍陆柒捌玖拾佰仟"))
-    if fmt in ("decimalEnclosedCircle", "decimalEnclosedCircleChinese") and 1 <= n <= len(_CIRCLED):
-        return _CIRCLED[n - 1]
-    if fmt == "ideographTraditional" and 1 <= n <= len(_STEMS):
-        return _STEMS[n - 1]
-    if fmt == "decimalFullWidth":
-        return str(n).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    if fmt == "decimalZero":
-        return f"{n:02d}"
-    if fmt in ("lowerLetter", "upperLetter"):
-        letter = chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1)
-        return letter.upper() if fmt == "upperLetter" else letter
-    if fmt in ("lowerRoman", "upperRoman"):
-        roman = _roman(n)
-        return roman.lower() if fmt == "lowerRoman" else roman
-    if fmt == "none":
-        return ""
-    return str(n)
-
-
-def _roman(n: int) -> str:
-    out = ""
-    for value, sym in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"),
-                       (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
-        count, n = divmod(n, value)
-        out += sym * count
-    return out
 
 
 def _meta(doc, blocks: list[Block], warnings: list[str]) -> dict:

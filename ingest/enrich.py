@@ -110,9 +110,13 @@ _DATE_FIELDS = {"adopted", "promulgated", "effective", "version_date"}
 
 
 def sidecar_path(path: Path) -> Path | None:
-    for candidate in (path.with_name(path.name + ".meta.json"), path.with_suffix(".meta.json")):
-        if candidate.is_file():
-            return candidate
+    for make in (lambda: path.with_name(path.name + ".meta.json"), lambda: path.with_suffix(".meta.json")):
+        try:
+            candidate = make()
+            if candidate.is_file():
+                return candidate
+        except (OSError, ValueError):   # a name near the 255-byte limit has no room for the suffix
+            continue
     return None
 
 

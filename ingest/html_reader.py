@@ -11,6 +11,11 @@ that are mostly link text (上一页, 相关阅读 lists) and known widget lines
 Text is kept as printed: no NFKC (full-width `１年` stays), &nbsp; becomes a space, runs of HTML
 whitespace collapse to one space the way a browser shows them, and a bare source line break between
 two CJK characters disappears (it is a wrapped line, not a space).
+
+The work is linear in the size of the page however deep it nests (50,000 nested <div>s once held a
+worker for a quarter of an hour): what each step needs from an element's subtree or ancestors (its CJK
+count, its depth, whether it sits in a link) is computed for all elements in one pass, and the tree is
+walked with an explicit stack instead of recursion.
 """
 
 from __future__ import annotations
@@ -19,16 +24,19 @@ import codecs
 import datetime
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
 
 from .blocks import Block, Extracted, IngestError
+from .html_tree import CJK, below, cjk_below, cjk_in, data_tables, gone, short_texts
+from .html_tree import tags as all_tags
 
 # Below this many CJK ideographs of visible text a page holds no law text (a shell, an index page).
 MIN_CJK = 200
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = CJK  # shared with html_tree
 # CJK ideographs, CJK punctuation and full-width forms: a line break between two of them is no space.
 _CJK_WIDE = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 # Only a bare break: `第二条 \n中华` had a real space before the editor wrapped the line.
@@ -59,14 +67,14 @@ _BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol",
                "blockquote", "pre", "section", "article", "main", "center", "address", "figure", "figcaption",
                "table", "tr", "td", "th", "tbody", "thead", "tfoot", "caption", "body", "html", "header",
                "footer", "form", "fieldset", "legend", "hr"}
-_PARAGRAPHS = ["p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"]
 
 # gov.cn metadata labels (spaces and U+3000 removed) -> meta keys.
 _GOVCN_LABELS = {"索引号": "index_no", "主题分类": "subject", "发文机关": "issuing_body",
                  "成文日期": "written_date", "标题": "title", "发文字号": "doc_number",
                  "发布日期": "published_date", "主题词": "keywords"}
-_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([-\w:.]+)"""
-                      rb"""|<\?xml[^>]*encoding\s*=\s*["']([-\w:.]+)""", re.I)
+# Bounded runs: an unbounded [^>]* after every `<meta` is quadratic on a head of unclosed tags.
+_CHARSET = re.compile(rb"""<meta[^>]{0,2048}?charset\s*=\s*["']?\s*([-\w:.]+)"""
+                      rb"""|<\?xml[^>]{0,2048}encoding\s*=\s*["']([-\w:.]+)""", re.I)
 _FRONT_MATTER = re.compile(r"\A\s*<!--(.*?)-->", re.S)
 
 
@@ -179,12 +187,16 @@ def _strip(soup: BeautifulSoup) -> None:
         node.extract()
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
+    in_article = below(soup, lambda tag: tag.name in ("article", "main"))
     for tag in soup.find_all(["header", "footer"]):
         # <header> inside an article or <main> can hold the law's title; a page header never does.
-        if not tag.find_parent(["article", "main"]):
+        if not gone(tag) and not in_article[id(tag)]:
             tag.decompose()
+    # Taken now, for every element at once. The loop below goes in document order, so an element's
+    # subtree is still whole when its turn comes: only elements before it, or its ancestors, have gone.
+    cjk = cjk_below(soup)
     for tag in soup.find_all(True):
-        if tag.decomposed or tag.attrs is None:
+        if gone(tag) or tag.attrs is None:
             continue
         if tag.has_attr("hidden") or _HIDDEN.search(tag.get("style", "")):
             tag.decompose()
@@ -192,18 +204,20 @@ def _strip(soup: BeautifulSoup) -> None:
         words = {w.lower() for v in (tag.get("class", []), [tag.get("id", "")]) for x in v
                  for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", x)}
         # The text check keeps a content container whose id merely contains such a word (`printContent`).
-        if words & _WIDGET_WORDS and len(_CJK.findall(tag.get_text())) < 100:
+        if words & _WIDGET_WORDS and cjk_in(tag, cjk) < 100:
             tag.decompose()
 
 
 def _govcn_meta(soup: BeautifulSoup) -> dict:
     """Read gov.cn's label/value metadata cells (`发文字号：` | `国令第706号`) and remove them from the page."""
     meta: dict = {}
+    # Labels for all cells at once; a cell's subtree is whole when its turn comes (see _strip).
+    labels = short_texts(soup, max(map(len, _GOVCN_LABELS)) + 1)
     for cell in soup.find_all(["td", "th"]):
-        if cell.decomposed:
+        if gone(cell):
             continue
-        label = re.sub(r"[\s\u3000\xa0]", "", cell.get_text())
-        key = _GOVCN_LABELS.get(label[:-1]) if label[-1:] in ("：", ":") else None
+        label = labels[id(cell)]
+        key = _GOVCN_LABELS.get(label[:-1]) if label is not None and label[-1:] in ("：", ":") else None
         value_cell = cell.find_next_sibling(["td", "th"]) if key else None
         if value_cell is None:
             continue
@@ -235,20 +249,26 @@ def _main_content(soup: BeautifulSoup) -> Tag:
     ucap = soup.find(id="UCAP-CONTENT")
     if ucap is not None and len(_CJK.findall(ucap.get_text())) >= MIN_CJK:
         return ucap
+    tags = all_tags(soup)
+    in_link = below(soup, lambda tag: tag.name == "a")
+    depth = {id(soup): 0}
+    for tag in tags[1:]:
+        depth[id(tag)] = depth[id(tag.parent)] + 1
+    # Each string's CJK count goes to its element, then every element's total to its parent.
     score: dict[int, int] = {}
     for node in soup.find_all(string=True):
         n = len(_CJK.findall(node))
-        if n and not node.find_parent("a"):
-            for anc in node.parents:
-                score[id(anc)] = score.get(id(anc), 0) + n
+        if n and not in_link[id(node.parent)] and node.parent.name != "a":
+            score[id(node.parent)] = score.get(id(node.parent), 0) + n
+    for tag in reversed(tags[1:]):
+        if n := score.get(id(tag), 0):
+            score[id(tag.parent)] = score.get(id(tag.parent), 0) + n
     total = score.get(id(soup), 0)
     best, best_depth = soup.body or soup, -1
     containers = ["div", "td", "th", "article", "main", "section", "body", "blockquote", "center", "form"]
     for tag in soup.find_all(containers):
-        if score.get(id(tag), 0) >= 0.7 * total:
-            depth = sum(1 for _ in tag.parents)
-            if depth > best_depth:
-                best, best_depth = tag, depth
+        if score.get(id(tag), 0) >= 0.7 * total and depth[id(tag)] > best_depth:
+            best, best_depth = tag, depth[id(tag)]
     return best
 
 
@@ -268,12 +288,23 @@ class _Flow:
 
     def read(self, root: Tag) -> list[Block]:
         self.pos = root.sourceline
+        self.data_tables = data_tables(root)
         self._walk(root)
         self._flush()
         return self.blocks
 
-    def _walk(self, node: Tag) -> None:
-        for child in list(node.children):
+    def _walk(self, root: Tag) -> None:
+        """Document order with an explicit stack of (children, what to do after them): a page nested
+        50,000 deep would overflow Python's recursion limit."""
+        stack: list[tuple[Iterator, Callable[[], None] | None]] = [(iter(list(root.children)), None)]
+        while stack:
+            children, after = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if after is not None:
+                    after()
+                continue
             if isinstance(child, NavigableString):
                 self._text(str(child))
                 continue
@@ -282,19 +313,19 @@ class _Flow:
             self.pos = child.sourceline or self.pos
             if child.name == "br":
                 self._flush()
-            elif child.name == "table" and _is_data_table(child):
+            elif child.name == "table" and self.data_tables[id(child)]:
                 self._flush()
                 self._table(child)
             elif child.name in _BLOCK_TAGS:
-                self._block(child)
+                stack.append((iter(list(child.children)), self._block(child)))
             elif child.name == "a" and child.get("href") and not self.in_link:
                 self.in_link = True
-                self._walk(child)
-                self.in_link = False
+                stack.append((iter(list(child.children)), self._end_link))
             else:
-                self._walk(child)
+                stack.append((iter(list(child.children)), None))
 
-    def _block(self, tag: Tag) -> None:
+    def _block(self, tag: Tag) -> Callable[[], None]:
+        """Start a block element; returns what ends it (after its children)."""
         self._flush()
         saved = self.style, self.level, self.in_pre
         if re.fullmatch(r"h[1-6]", tag.name):
@@ -304,9 +335,15 @@ class _Flow:
             if align is not None and self.style != "heading":
                 self.style, self.level = ("center" if align == "center" else None), None
         self.in_pre = self.in_pre or tag.name == "pre"
-        self._walk(tag)
-        self._flush()
-        self.style, self.level, self.in_pre = saved
+
+        def end() -> None:
+            self._flush()
+            self.style, self.level, self.in_pre = saved
+
+        return end
+
+    def _end_link(self) -> None:
+        self.in_link = False
 
     def _text(self, text: str) -> None:
         # Markup debris: a comment closed twice leaves a visible `-->`.
@@ -373,12 +410,3 @@ def _rows(table: Tag):
             yield from child.find_all("tr", recursive=False)
 
 
-def _is_data_table(table: Tag) -> bool:
-    """A table of data (one Block per row), not a layout table wrapping body text (walked as flow).
-
-    Word-pasted data tables have a <p> or two per cell; layout tables nest tables or hold whole bodies.
-    """
-    for cell in table.find_all(["td", "th"]):
-        if cell.find("table") is not None or len(cell.find_all(_PARAGRAPHS)) > 3:
-            return False
-    return True

@@ -31,6 +31,11 @@ def decode_text(raw: bytes, name: str = "") -> tuple[str, str]:
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
+        if utf8_error.reason == "unexpected end of data" and not raw[:utf8_error.start].isascii():
+            # Valid UTF-8 Chinese up to a character cut off at the end: GB18030 would decode every byte
+            # of it into other characters.
+            raise IngestError(f"truncated UTF-8: the file ends in the middle of a character (byte "
+                              f"{utf8_error.start} of {len(raw)}); an incomplete download or copy?") from None
         try:
             return raw.decode("gb18030"), "gb18030"
         except UnicodeDecodeError:
@@ -44,22 +49,63 @@ def looks_like_markdown(text: str) -> bool:
     return "<!-- INFO END -->" in head or bool(re.search(r"^#{1,6}\s", head, re.M))
 
 
-_MD_INLINE = [
-    (re.compile(r"<!--.*?-->"), ""),  # LawRefBook's <!-- FORCEBREAK --> and other inline comments
-    (re.compile(r"<br\s*/?>", re.I), ""),
-    (re.compile(r"&nbsp;"), " "),
-    (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),  # links and images keep their text
-    (re.compile(r"\*\*(.+?)\*\*"), r"\1"),
-    (re.compile(r"__(.+?)__"), r"\1"),
-]
+_BR = re.compile(r"<br\s*/?>", re.I)
 
 
 def _md_inline(line: str) -> str:
+    """Inline Markdown as printed text: comments (LawRefBook's <!-- FORCEBREAK -->) and <br> dropped,
+    &nbsp; a space, links and images keep their text, bold markers go. Done by scanning with find():
+    the regular expressions `<!--.*?-->`, `\\[([^\\]]*)\\]\\(...\\)` and `\\*\\*(.+?)\\*\\*` rescan the rest of the
+    line from every opener, which on a line of 10,000,000 `[` never ends."""
     if not any(ch in line for ch in "<&*_["):
         return line
-    for pattern, repl in _MD_INLINE:
-        line = pattern.sub(repl, line)
-    return line
+    line = _drop_comments(line)
+    line = _BR.sub("", line)
+    line = line.replace("&nbsp;", " ")
+    line = _link_texts(line)
+    return _unwrap(_unwrap(line, "**"), "__")
+
+
+def _drop_comments(line: str) -> str:
+    """`<!--.*?-->` replaced by nothing."""
+    out, pos = [], 0
+    while (i := line.find("<!--", pos)) >= 0 and (j := line.find("-->", i + 4)) >= 0:
+        out.append(line[pos:i])
+        pos = j + 3
+    out.append(line[pos:])
+    return "".join(out)
+
+
+def _link_texts(line: str) -> str:
+    """`!?\\[([^\\]]*)\\]\\([^)]*\\)` replaced by its bracketed text, match for match as re.sub would."""
+    out, pos, q = [], 0, 0
+    while (q := line.find("[", max(q, pos))) >= 0:
+        j = line.find("]", q + 1)  # the text can only end at the first `]`
+        if j < 0:
+            break
+        if line[j + 1:j + 2] != "(":
+            q = j + 1  # no match from any `[` up to j: all of them end at this `]`
+            continue
+        k = line.find(")", j + 2)
+        if k < 0:
+            break
+        start = q - 1 if q > pos and line[q - 1] == "!" else q
+        out.append(line[pos:start])
+        out.append(line[q + 1:j])
+        pos = q = k + 1
+    out.append(line[pos:])
+    return "".join(out)
+
+
+def _unwrap(line: str, mark: str) -> str:
+    """`mark(.+?)mark` replaced by what it encloses (bold markers `**`, `__`)."""
+    out, pos = [], 0
+    while (i := line.find(mark, pos)) >= 0 and (j := line.find(mark, i + len(mark) + 1)) >= 0:
+        out.append(line[pos:i])
+        out.append(line[i + len(mark):j])
+        pos = j + len(mark)
+    out.append(line[pos:])
+    return "".join(out)
 
 
 def read_markdown(text: str) -> Extracted:
@@ -139,31 +185,34 @@ def read_plain_text(text: str) -> Extracted:
             if line.strip():
                 blocks.append(Block(line.strip(), line=no))
         return Extracted(blocks=blocks, source_kind="text")
-    current: Block | None = None
+    # The last block's text in pieces, joined when the block ends: `text += line` would copy the growing
+    # paragraph at every line, quadratic on a file of one endless paragraph.
+    parts: list[str] = []
+    size = 0
     pending_break = False
     for no, line in enumerate(lines, start=1):
         stripped = line.strip()
         if not stripped:
-            if current is not None:
+            if parts:
                 pending_break = True
             continue
+        ends = bool(parts) and parts[-1].endswith(_TERMINAL)
         # A wrapped line can begin with a cross-reference (…依照本法\n第十条的规定), so a label only
         # starts a paragraph where the previous one could have ended.
-        starts_unit = bool(_LABEL.match(stripped)) and (
-            current is None or pending_break or current.text.endswith(_TERMINAL)
-        )
-        if current is None:
-            current = Block(stripped, line=no)
-            blocks.append(current)
-        elif starts_unit or (pending_break and (
-                current.text.endswith(_TERMINAL) or stripped[:1] in "（(" or len(current.text) <= 40)):
+        starts_unit = bool(_LABEL.match(stripped)) and (not parts or pending_break or ends)
+        if not parts or starts_unit or (pending_break and (ends or stripped[:1] in "（(" or size <= 40)):
             # After a blank line, a short paragraph (a title, a heading) or a parenthesised note
             # starts anew; a long one only ends at sentence-final punctuation.
-            current = Block(stripped, line=no)
-            blocks.append(current)
+            if parts:
+                blocks[-1].text = "".join(parts)
+            blocks.append(Block(stripped, line=no))
+            parts, size = [stripped], len(stripped)
         else:
-            current.text += stripped
+            parts.append(stripped)
+            size += len(stripped)
         pending_break = False
+    if parts:
+        blocks[-1].text = "".join(parts)
     return Extracted(blocks=blocks, source_kind="text")
 
 

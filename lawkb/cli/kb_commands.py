@@ -29,6 +29,7 @@ def ingest(paths, kb_locator, strict, prune, workers, index, as_json) -> None:
     national-law database of that PyPI package."""
     from tqdm import tqdm
 
+    from lawkb.ingest.pipeline import display_path
     from lawkb.ingest.pipeline import ingest as run_ingest
 
     kb = open_kb_or_fail(kb_locator, create=True)
@@ -57,13 +58,13 @@ def ingest(paths, kb_locator, strict, prune, workers, index, as_json) -> None:
         click.echo(f"articles ingested {report.articles}; knowledge base now {report.laws} laws, "
                    f"{report.total_articles} articles ({kb.locator})")
         for f, reason in report.skipped:
-            click.echo(f"  skipped {f}: {reason}")
+            click.echo(f"  skipped {display_path(f)}: {reason}")
         for f, reason in report.failed:
-            click.echo(f"  FAILED  {f}: {reason}", err=True)
+            click.echo(f"  FAILED  {display_path(f)}: {reason}", err=True)
         if report.warnings:
             click.echo(f"  {len(report.warnings)} warnings (see --json); first ones:")
             for f, w in report.warnings[:5]:
-                click.echo(f"  warning {Path(f).name}: {w}")
+                click.echo(f"  warning {display_path(Path(f).name)}: {w}")
         if timing and "note" not in timing:
             click.echo(f"lexical index: {timing['segmented']} articles segmented in {timing['segment_s']} s, "
                        f"snapshot of {timing['units']} in {timing['snapshot_s']} s")
