@@ -34,7 +34,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     config may hold KB (an open KnowledgeBase) and SEARCHER (its searcher) to share them with the
     caller; otherwise KB_LOCATOR is opened. Other keys: USE_MODEL, RATE_LIMIT_PER_MINUTE,
-    MAX_CONTENT_LENGTH, ADMIN_TOKEN, QUERY_LOG, SECRET_KEY, PAGE_SIZE, TRUSTED_HOSTS_SETTING, PUBLIC_URL (defaults from lawkb.core.settings).
+    MAX_CONTENT_LENGTH, ADMIN_TOKEN, QUERY_LOG, SECRET_KEY, PAGE_SIZE, TRUSTED_HOSTS_SETTING, PUBLIC_URL,
+    HEAVY_SLOTS, QUEUE_TIMEOUT (defaults from lawkb.core.settings).
     """
     app = Flask(__name__)
     app.config.update(_defaults())
