@@ -133,3 +133,13 @@ def test_eval_command_metrics_and_run_file(search_kb, model_dir, tmp_path, monke
     assert [x["id"] for x in lines] == [1, 2, 3] and all(0 < len(x["hits"]) <= 20 for x in lines)
     assert set(lines[0]["hits"][0]) == {"law_title", "article_no", "text"}
     assert lines[0]["hits"][0]["text"] == privacy["text"] and lines[1]["hits"][0]["text"] == lease["text"]
+
+
+def test_the_total_is_the_same_on_every_page(searcher):
+    """约 N 条 must not drift while paging: one depth for every page; past the end a page is empty."""
+    first = searcher.search(Query("物业服务 费用", k=10))
+    later = searcher.search(Query("物业服务 费用", k=10, offset=100))
+    beyond = searcher.search(Query("物业服务 费用", k=10, offset=first.total + 10))
+    assert first.total == later.total == beyond.total and first.total > 100
+    assert later.hits and not beyond.hits
+    assert not {h.article_id for h in first.hits} & {h.article_id for h in later.hits}

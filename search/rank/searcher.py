@@ -79,7 +79,9 @@ class Searcher:
         enc = self.encoder()
         ret = self.retriever.for_query(resolve_filters(self.kb, query.filters),
                                        enc.model_id if enc is not None else None)
-        depth = max(p.depth, query.offset + query.k)
+        # One depth for every page, so the total (about how many articles answer) is the same on page 1
+        # and page 30; pages past it are empty rather than drawn from a deeper, different ranking.
+        depth = max(p.depth, query.k)
         notes = list(a.notes)
         qv = None
         if enc is None:
@@ -93,6 +95,9 @@ class Searcher:
         mode = "hybrid" if qv is not None else "lexical"
         lexical, dense = ret.retrieve(a.terms, qv, depth)
         fused = fuse(ret, p, lexical, dense)
+        # Feedback reorders below the first page and is skipped on it, so the count is taken before it:
+        # the same on every page.
+        found_count = len(fused)
         lex_rank: dict | None = None
         # A page inside the kept first page would show nothing feedback changed: skip its cost there.
         if a.terms and fused and query.offset + query.k > feedback.KEEP and p.feedback:
@@ -116,6 +121,7 @@ class Searcher:
             article_id = ret.article_id(key)
             if article_id not in pinned_ids:
                 ordered.append((article_id, score, key))
+        ordered = ordered[:found_count + len(pinned)]
         page = ordered[query.offset:query.offset + query.k]
         found = ret.page([(article_id, key) for article_id, _, key in page], qv)
         marker = compile_terms(list(a.terms))
