@@ -143,3 +143,16 @@ def test_the_total_is_the_same_on_every_page(searcher):
     assert first.total == later.total == beyond.total and first.total > 100
     assert later.hits and not beyond.hits
     assert not {h.article_id for h in first.hits} & {h.article_id for h in later.hits}
+
+
+def test_single_characters_are_neither_matched_nor_highlighted(searcher):
+    """不 / 出 / 退 left over by segmentation match half the corpus: they are not query terms, not
+    highlighted, and not reported as matched; a single character that names a thing (狗) still is."""
+    from lawkb.search.rank.analyze import analyze
+
+    assert set(analyze("房东不退押金怎么办").terms) >= {"房东", "押金"}
+    assert not {"不", "退", "怎么办"} & set(analyze("房东不退押金怎么办").terms)
+    assert "狗" in analyze("狗咬人谁负责").terms
+    for h in searcher.search(Query("房东不退押金怎么办", k=10)).hits:
+        assert "不" not in h.why.matched_terms
+        assert "<mark>不</mark>" not in h.snippet_html

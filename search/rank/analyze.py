@@ -19,6 +19,7 @@ CITATION_RE = re.compile(
     rf"《?([\u4e00-\u9fff（）()]{{1,40}}?(?:{'|'.join(LAW_SUFFIXES)}))》?\s*{ARTICLE}"
 )
 EXPANSION_WEIGHT = 0.6
+SINGLE_NOUNS = frozenset("狗猫车房钱税债药酒烟枪毒火水电气油路桥树田地山矿船")
 EMPTY = "请输入问题，或输入条文引用（如 民法典第1032条）"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -66,6 +67,11 @@ def analyze(text: str) -> Analysis:
             a.citations.append(ref)
     seg = segmenter()
     words = seg.terms(t)
+    # A single character left over by segmentation (不, 出, 退, 吃) matches half the corpus and says nothing
+    # of the question: it is neither matched nor highlighted, unless it names a thing residents ask about
+    # (狗, 车, 房 …) or the question has nothing else.
+    content = [w for w in words if len(w) > 1 or w in SINGLE_NOUNS]
+    words = content or words
     a.original_terms = list(dict.fromkeys(words))
     for w in a.original_terms:
         a.terms[w] = 1.0
@@ -77,7 +83,7 @@ def analyze(text: str) -> Analysis:
             added = []
             for legal in lex[lay]:
                 for term in seg.terms(legal) or [legal]:
-                    if term not in a.terms:
+                    if term not in a.terms and (len(term) > 1 or term in SINGLE_NOUNS):
                         a.terms[term] = EXPANSION_WEIGHT
                         added.append(term)
             if added:
