@@ -202,3 +202,12 @@ def test_an_uploads_folder_that_is_a_link_is_refused(admin, tmp_path):
     os.symlink(elsewhere, kb_dir / "uploads")
     r = post_file(client, "# 测试规约\n\n第一条 本规约适用于本小区。\n".encode(), "y.md")
     assert r.status_code == 409 and not list(elsewhere.iterdir())
+
+
+def test_why_this_result_is_in_plain_words_without_scores(client):
+    page = client.get("/", query_string={"q": "楼上漏水物业不管怎么办"}).get_data(as_text=True)
+    whys = re.findall(r'<p class="why">(.*?)</p>', page, re.S)
+    assert whys
+    for why in whys:
+        assert "相似度" not in why and not re.search(r"\d\.\d", why), why
+    assert any("您说的" in w for w in whys), whys[:3]

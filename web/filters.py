@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, url_for
 
+from lawkb.search.rank.analyze import analyze
+
 _STATUS_CLASS = {"现行有效": "ok", "已修改": "amended", "已废止": "repealed", "尚未生效": "pending"}
 
 
@@ -23,15 +25,33 @@ def region_text(region: str | None) -> str:
     return region or "全国"
 
 
-def why_text(why) -> str:
-    """One line a resident can read: why this article came up."""
+def why_text(why, question: str = "") -> str:
+    """One line a resident can read: why this article came up — which of their own words it holds, which
+    of their phrases it speaks of in the law's words, and whether it was found by meaning. No scores."""
     parts = []
     if why.citation:
         parts.append("您的问题直接引用了这一条")
-    if why.matched_terms:
-        parts.append("包含词语：" + "、".join(why.matched_terms[:6]))
+    matched = list(why.matched_terms)
+    own = [t for t in matched if t in question]
+    if own:
+        parts.append("条文里有您说的" + "、".join(f"“{t}”" for t in own[:5]))
+    legal = [t for t in matched if t not in own]
+    if legal and question:
+        try:
+            expansions = analyze(question).expansions
+        except ValueError:
+            expansions = {}
+        said = []
+        for lay, terms in expansions.items():
+            hit = [t for t in terms if t in legal and not any(t != o and t in o for o in legal)]
+            if hit and lay not in " ".join(x for x, _ in said):
+                said.append((lay, hit))
+        for lay, hit in said[:2]:
+            parts.append(f"您说的“{lay}”，法律上叫" + "、".join(f"“{t}”" for t in hit[:3]))
+    elif legal:
+        parts.append("条文里有相关的法律用语" + "、".join(f"“{t}”" for t in legal[:4]))
     if why.semantic_similarity is not None and why.semantic_similarity >= 0.5:
-        parts.append(f"意思与您的问题相近（相似度 {why.semantic_similarity:.2f}）")
+        parts.append("按意思找到：与您的问题说的是相近的事" if not matched else "意思也与您的问题相近")
     return "；".join(parts) or "与您的问题相关"
 
 
