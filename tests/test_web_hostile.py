@@ -211,3 +211,15 @@ def test_why_this_result_is_in_plain_words_without_scores(client):
     for why in whys:
         assert "相似度" not in why and not re.search(r"\d\.\d", why), why
     assert any("您说的" in w for w in whys), whys[:3]
+
+
+def test_a_weak_result_has_no_count_and_suggests_rephrasings_from_the_lexicon(client):
+    from lawkb.search.rank.analyze import lexicon
+
+    page = client.get("/", query_string={"q": "zzqqxx"}).get_data(as_text=True)
+    assert 'id="no-results"' in page and 'class="count"' not in page
+    from lawkb.web.views.resident import rephrasings
+
+    suggestions = rephrasings("押金")
+    assert suggestions and all(s in lexicon() or all(w in " ".join(sum(lexicon().values(), [])) + "押金" for w in s.split())
+                               for s in suggestions)

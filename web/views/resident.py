@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 
 from lawkb.core.model import LEVELS, STATUSES
+from lawkb.search.rank.analyze import analyze, lexicon
 
 from .. import params
 from ..resources import res
@@ -98,6 +99,23 @@ def nothing_fits(result, floor: float) -> bool:
     return True
 
 
+def rephrasings(question: str, limit: int = 3) -> list[str]:
+    """Other ways to ask, from the lexicon of residents' words and the law's: the question's phrases
+    said in legal terms, then lexicon phrases that share a word with it. Never invented: every
+    suggestion is a lexicon entry or its legal terms."""
+    a = analyze(question)
+    out = []
+    for lay, legal in a.expansions.items():
+        out.append(" ".join(dict.fromkeys([*legal[:3], *(t for t in a.original_terms if t not in lay and len(t) > 1)][:5])))
+    words = [t for t in a.original_terms if len(t) >= 2]
+    for lay in lexicon():
+        if len(out) >= limit * 2:
+            break
+        if lay not in question and any(w in lay for w in words):
+            out.append(lay)
+    return [x for x in dict.fromkeys(out) if x and x != question][:limit]
+
+
 def weak_floor(searcher) -> float:
     return searcher.profile().weak_similarity
 
@@ -116,7 +134,8 @@ def search():
     pages = 0 if result is None else max(1, -(-result.total // size))
     return render_template(
         "search.html", query=query, result=result, page=page, pages=pages, page_size=size, notice=notice,
-        weak=result is not None and nothing_fits(result, weak_floor(r.searcher)), examples=EXAMPLES, region_options=r.region_options,
+        weak=(weak := result is not None and nothing_fits(result, weak_floor(r.searcher))),
+        suggestions=rephrasings(query.text) if weak else [], examples=EXAMPLES, region_options=r.region_options,
         levels=LEVELS, statuses=STATUSES,
         args=request.args, page_args=params.page_args(request.args),
     )
