@@ -126,9 +126,15 @@ def _task(t: str | dict) -> tuple[str, str | None]:
 
 def _audit(searcher, index: LawIndex, task: str, dept: str | None, region: str | None, delegation: dict | None,
            local_charters: list[str]) -> dict:
-    parts = [_classify(searcher, index, _Task(p, dept, concepts(p)), region, local_charters)
-             for p in split_task(task)]
+    pieces = split_task(task)
+    parts = [_classify(searcher, index, _Task(p, dept, concepts(p)), region, local_charters) for p in pieces]
     whole = min(parts, key=lambda r: _PRECEDENCE.index(r["class"]))
+    if len(parts) > 1:
+        # A provision that gives the committee the task as a whole (设置专人专岗负责未成年人保护工作，建立
+        # 信息档案…) decides it; the parts decide only where none does.
+        joined = _classify(searcher, index, _Task(task, dept, concepts(task)), region, local_charters)
+        if joined["class"] in (OWN, ASSISTS):
+            whole = joined
     result = {**whole, "task": task, "department": dept}
     if len(parts) > 1:
         result["parts"] = [{"task": p["task"], "class": p["class"], "body": p.get("body"),
