@@ -6,7 +6,7 @@ import csv
 import io
 
 from lawkb.search.lookup import citation
-from lawkb.tools.sheets import append_row
+from lawkb.tools.sheets import append_row, csv_text
 
 COLUMNS = [("citation", "引用"), ("law_title", "法律名称"), ("article_no", "条号"), ("level", "效力级别"),
            ("status", "时效性"), ("region", "地区"), ("version_date", "版本日期"), ("effective", "施行日期"),
@@ -25,17 +25,12 @@ def rows(articles: list[dict], url_of) -> list[dict]:
              "text": a["text"], "url": url_of(a)} for a in articles]
 
 
-def _csv_cell(value: str) -> str:
-    # A spreadsheet would run a cell that starts like a formula; a leading apostrophe keeps it text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 def to_csv(data: list[dict]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow([label for _, label in COLUMNS])
     for r in data:
-        w.writerow([_csv_cell(str(r[key])) for key, _ in COLUMNS])
+        w.writerow([csv_text(str(r[key])) for key, _ in COLUMNS])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # the BOM makes Excel read it as UTF-8
 
 

@@ -10,7 +10,7 @@ from .options import Group
 
 COMMANDS = [
     kb_commands.ingest, kb_commands.remove, kb_commands.stats, kb_commands.laws, kb_commands.show,
-    kb_commands.search, history_commands.history, kb_commands.index, kb_commands.embed, kb_commands.eval_cmd, kb_commands.serve,
+    kb_commands.search, history_commands.history, history_commands.changes, kb_commands.index, kb_commands.embed, kb_commands.eval_cmd, kb_commands.serve,
     kb_commands.show_settings, es_commands.es_node, es_commands.es_indices, es_commands.es_rebuild,
     tool_commands.cite_check, tool_commands.task_check, tool_commands.convention_check,
     corpus_commands.corpus,

@@ -15,3 +15,8 @@ def append_row(ws: Any, values: list) -> None:
     for cell, value in zip(ws[ws.max_row], values, strict=False):
         if isinstance(value, str):
             cell.data_type = "s"
+
+
+def csv_text(value: str) -> str:
+    """A CSV cell a spreadsheet will not run: one that starts like a formula gets a leading apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

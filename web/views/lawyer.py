@@ -6,19 +6,22 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
+from lawkb.core import settings
 from lawkb.core.errors import KBError
 from lawkb.search.contract import Query
 from lawkb.search.lookup import lookup_article
 
 from .. import exports, params
+from ..articles import diff_html
 from ..errors import WebError
 from ..links import absolute_url
 from ..resources import res
-from ..tools import tool
+from ..tools import document_text, tool, upload
 
 bp = Blueprint("lawyer", __name__, url_prefix="/lawyer")
 
 MAX_EXPORT = 200
+MAX_CHANGES_SHOWN = 1000   # rows on the changes page; the export has them all
 
 
 @bp.get("/")
@@ -88,3 +91,53 @@ def cite():
             raise WebError(413, f"文字太长：最多 {params.MAX_TEXT_CHARS} 字")
         result = tool("citecheck").check_citations(res().kb, text, as_of=as_of)
     return render_template("cite.html", text=text, result=result, as_of=as_of or "")
+
+
+def _changes_page_groups(result: dict) -> list[dict]:
+    """The entries shown on the page, each law's together with its counts, the diff marked up for HTML."""
+    counts = {row["law_id"] or row["law_title"]: row["counts"] for row in result["laws"]}
+    groups: list[dict] = []
+    for e in result["entries"][:MAX_CHANGES_SHOWN]:
+        key = e["law_id"] or e["law_title"]
+        if not groups or groups[-1]["key"] != key:
+            groups.append({"key": key, "law_id": e["law_id"], "law_title": e["law_title"], "entries": [],
+                           "counts": counts.get(key, {})})
+        old, new = (e["old"] or {}).get("text"), (e["new"] or {}).get("text")
+        marked = diff_html(old, new) if e["diff"] else None
+        groups[-1]["entries"].append({**e, "diff_html": marked})
+    return groups
+
+
+@bp.route("/changes", methods=["GET", "POST"])
+def changes():
+    """What changed since a date (GET ?since=), or only what a watch list cites (POST: pasted or
+    uploaded); format=csv|docx downloads the report instead."""
+    changes_tool = tool("changes")
+    form = request.form if request.method == "POST" else request.args
+    since = (form.get("since") or "").strip()[:20] or None
+    fmt = (form.get("format") or "").strip().lower()
+    if fmt and fmt not in ("csv", "docx"):
+        raise WebError(400, f"不支持的导出格式 {fmt[:10]!r}：可选 csv、docx")
+    watch = None
+    if request.method == "POST":
+        got = upload(request.files.get("file"))
+        watch = document_text(*got) if got is not None else (request.form.get("watch") or "")
+        if len(watch) > params.MAX_TEXT_CHARS:
+            raise WebError(413, f"关注清单太长：最多 {params.MAX_TEXT_CHARS} 字")
+        if not watch.strip():
+            raise WebError(400, "请粘贴关注的条文引用（例如法律意见书、权责清单），或上传 TXT / MD / DOCX 文件")
+    elif "since" not in request.args:
+        return render_template("changes.html", result=None, groups=[], watch="",
+                               since=changes_tool.default_since(settings.today()))
+    try:
+        result = changes_tool.report(res().kb, since=since, watch_text=watch)
+    except ValueError as exc:   # a date that is not YYYY-MM-DD: the message is Chinese
+        raise WebError(400, str(exc)) from None
+    if fmt:
+        body = changes_tool.to_csv(result) if fmt == "csv" else changes_tool.to_docx(result)
+        name = f"法律变动报告-{result['since']}.{fmt}"
+        return Response(body, mimetype=exports.FORMATS[fmt], headers={
+            "Content-Disposition": f"attachment; filename=\"lawkb-changes.{fmt}\"; filename*=UTF-8''{quote(name)}"})
+    return render_template("changes.html", result=result, groups=_changes_page_groups(result),
+                           since=result["since"], watch=watch or "", summary=changes_tool.summary_line(result),
+                           shown=min(len(result["entries"]), MAX_CHANGES_SHOWN))
