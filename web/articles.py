@@ -15,6 +15,7 @@ from lawkb.core.versions import made_under
 from lawkb.search.contract import Filters, Query
 from lawkb.search.history import Lineage
 from lawkb.search.lookup import citation, find_law
+from lawkb.tools.amendments import later_amendment_note
 
 from .resources import Resources
 from .xrefs import Ref, find_refs, link
@@ -92,7 +93,8 @@ def article_view(r: Resources, art: dict) -> dict:
                          if v["version"]["version_id"] == law.get("current_version") and v["article"]), None)
     return {"art": art, "law": law, "version": version, "citation": citation(art), "paragraphs": paragraphs,
             "prev": prev_a, "next": next_a, "cited_by": cited, "versions": versions, "change": change,
-            "in_force": in_force, "repeal_note": repeal_note(r, law)}
+            "in_force": in_force, "repeal_note": repeal_note(r, law),
+            "amendment_note": later_amendment_note(r.kb, art, version)}
 
 
 def cited_elsewhere(r: Resources, art: dict, law: dict, *, depth: int = 400) -> list:
