@@ -183,3 +183,12 @@ def test_as_of_gives_the_verdict_then_and_verdict_today_what_holds_now(tools_kb)
                          "RATE_LIMIT_PER_MINUTE": 0}).test_client()
     body = client.post("/api/v1/citecheck", json={"text": text, "as_of": "2019-06-01"}).get_json()
     assert body["citations"][0]["verdict_today"] == "repealed"
+
+
+def test_what_a_citation_is_cited_for_before_it_can_point_to_the_older_text(tools_kb):
+    """对殴打他人的行为，依据《治安管理处罚法》第四十三条: 殴打他人 is the 2012 text's 第四十三条, now 第五十一条;
+    the 2025 第四十三条 is another provision, so the citation is amended, not current."""
+    (c,) = check_citations(tools_kb, "对殴打他人的行为，依据《治安管理处罚法》第四十三条处理。")["citations"]
+    assert c["verdict"] == "amended" and c["current_number"] == "第五十一条", c
+    (same,) = check_citations(tools_kb, "依据《治安管理处罚法》第四十三条处理。")["citations"]
+    assert same["verdict"] == "current"

@@ -61,6 +61,7 @@ class Citation:
     version_year: str | None = None
     range_end_of: int | None = None   # for 第X条至第Y条: Y's entry points at X's index
     context: str = ""                 # the rest of the sentence after the citation (quoted or paraphrased text)
+    lead: str = ""                    # the sentence before the citation (对殴打他人的，依据…): what it is cited for
     law_start: int | None = None      # where the law's name starts (for a bare name)
     extra: dict = field(default_factory=dict)
 
@@ -121,6 +122,12 @@ def _sentence_rest(text: str, pos: int) -> str:
         if i != -1:
             end = min(end, i)
     return text[pos:end][:300]
+
+
+def _sentence_lead(text: str, pos: int) -> str:
+    """The text before a citation back to the start of its sentence (or the previous citation's clause)."""
+    start = max(text.rfind(ch, 0, pos) for ch in "。；;\n") + 1
+    return text[start:pos][-300:]
 
 
 def extract(text: str, is_law: Callable[[str], bool] | None = None) -> list[Citation]:
@@ -261,6 +268,7 @@ def extract(text: str, is_law: Callable[[str], bool] | None = None) -> list[Cita
             c.range_end_of = position[id(start_of_range)]
         c.span = text[c.start:c.end]
         c.context = _sentence_rest(text, c.end)
+        c.lead = _sentence_lead(text, c.start)
     return out
 
 

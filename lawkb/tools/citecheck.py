@@ -31,6 +31,8 @@ from .lawindex import LawIndex
 VERDICTS = ("current", "amended", "repealed", "nonexistent", "unknown_law")
 # The words after a citation decide between two versions only when they clearly follow one of them.
 CONTEXT_MIN = 0.45
+CITED_WORDS = re.compile(r"《[^》]{1,60}》|第[一二三四五六七八九十百千零〇两\d]+[条款项]|依据|根据|依照|按照|规定|"
+                         r"对于|^对|的?行为|处理|处罚|适用")
 CONTEXT_MARGIN = 0.2
 CONTAINED = 0.8          # weight of containment against plain overlap in finding where a provision went
 SAME_NUMBER_MIN = 0.3
@@ -339,12 +341,15 @@ def _compare_with_current(index: LawIndex, law: dict, c: Citation, r: dict, old:
 
 
 def _context_prefers_older(index: LawIndex, law: dict, c: Citation, art: dict) -> tuple[dict, dict] | None:
-    """The older version whose provision under this number the words after the citation follow clearly
-    better than the current one (a paraphrase of 2012's 第四十三条 cited after the 2025 renumbering)."""
-    if c.version_year or not c.context or c.number is None:
+    """The older version whose provision under this number the words around the citation follow clearly
+    better than the current one (a paraphrase of 2012's 第四十三条 cited after the 2025 renumbering, or
+    对殴打他人的，依据《治安管理处罚法》第四十三条 — what it is cited for, before it)."""
+    if c.version_year or c.number is None:
         return None
-    ctx = bigrams(c.context)
-    if len(ctx) < 6:
+    # Other citations' names and numbers in the same sentence are not words the article would hold.
+    around = CITED_WORDS.sub("", f"{c.lead} {c.context}")
+    ctx = bigrams(around)
+    if len(ctx) < 3:
         return None
     now = containment(ctx, bigrams(art["text"]))
     for v in _older_versions(law, index.current(law)):
