@@ -60,3 +60,15 @@ def test_every_provision_is_an_article_of_the_current_text(snapshot_kb):
             if number not in arts:
                 missing.append((q, p, "article"))
     assert not missing, missing[:10]
+
+
+def test_every_legal_term_of_the_lexicon_is_in_the_shipped_corpus(lawrefbook):
+    """A lay word is mapped only to words the law really uses: each legal term of corpus/lexicon.tsv
+    occurs in the shipped LawRefBook snapshot."""
+    from lawkb.core.segment import load_lexicon
+
+    text = "\n".join(p.read_text(encoding="utf-8", errors="ignore") for p in lawrefbook.rglob("*.md"))
+    lexicon = load_lexicon()
+    assert len(lexicon) >= 400
+    missing = [(lay, term) for lay, terms in lexicon.items() for term in terms if term not in text]
+    assert not missing, missing[:10]
