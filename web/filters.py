@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Flask, url_for
 
 from lawkb.search.rank.analyze import analyze
@@ -25,6 +27,15 @@ def region_text(region: str | None) -> str:
     return region or "全国"
 
 
+@lru_cache(maxsize=256)
+def _expansions(question: str) -> dict[str, list[str]]:
+    """The question's lay phrases and their legal terms, once per question rather than once per hit."""
+    try:
+        return analyze(question).expansions
+    except ValueError:
+        return {}
+
+
 def why_text(why, question: str = "") -> str:
     """One line a resident can read: why this article came up — which of their own words it holds, which
     of their phrases it speaks of in the law's words, and whether it was found by meaning. No scores."""
@@ -37,10 +48,7 @@ def why_text(why, question: str = "") -> str:
         parts.append("条文里有您说的" + "、".join(f"“{t}”" for t in own[:5]))
     legal = [t for t in matched if t not in own]
     if legal and question:
-        try:
-            expansions = analyze(question).expansions
-        except ValueError:
-            expansions = {}
+        expansions = _expansions(question)
         said = []
         for lay, terms in expansions.items():
             hit = [t for t in terms if t in legal and not any(t != o and t in o for o in legal)]
