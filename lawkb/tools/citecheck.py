@@ -186,14 +186,7 @@ def _in_force_then(index: LawIndex, law: dict, c: Citation, r: dict, ref: dict, 
         r.update(verdict="current", reason="in_force_then", note=f"《{law['title']}》在{as_of}有效；{later}")
         return r
     art = index.article(ref["version_id"], c.number, c.sub)
-    if art is None:
-        r.update(verdict="nonexistent", reason="article_missing",
-                 note=f"《{law['title']}》{as_of}施行的版本没有{_cited_no(c)}；{later}")
-        return r
-    missing = _missing_part(art, c)
-    if missing:
-        r.update(verdict="nonexistent", reason=f"{missing}_missing", cited_text=art["text"],
-                 note=f"《{law['title']}》{art['article_no']}没有{_part_label(c)}；{later}")
+    if _refused(r, law, c, art, no_article=f"{as_of}施行的版本没有{_cited_no(c)}；{later}", tail=f"；{later}"):
         return r
     r.update(verdict="current", reason="in_force_then", current_number=art["article_no"], text=art["text"],
              note=f"《{law['title']}》{art['article_no']}{_part_label(c)}见于{as_of}施行的版本；{later}")
@@ -233,14 +226,8 @@ def _repealed(index: LawIndex, law: dict, c: Citation, r: dict, ref: dict) -> di
     if art is None:
         art = next((a for v in reversed(law["versions"])
                     if (a := index.article(v["version_id"], c.number, c.sub)) is not None), None)
-    if art is None:
-        r.update(verdict="nonexistent", reason="article_missing",
-                 note=f"《{law['title']}》的任何版本都没有{_cited_no(c)}。" + r["note"])
-        return r
-    missing = _missing_part(art, c)
-    if missing:
-        r.update(verdict="nonexistent", reason=f"{missing}_missing", cited_text=art["text"],
-                 note=f"《{law['title']}》{art['article_no']}没有{_part_label(c)}（该法也已废止）。")
+    if _refused(r, law, c, art, no_article=f"的任何版本都没有{_cited_no(c)}。" + r["note"],
+                tail="（该法也已废止）。"):
         return r
     r["text"] = art["text"]
     if replacement is not None:
@@ -249,6 +236,20 @@ def _repealed(index: LawIndex, law: dict, c: Citation, r: dict, ref: dict) -> di
             r["replacement_article_no"] = best["article_no"]
             r["note"] += f"按文字比对，相应的规定是《{replacement['title']}》{best['article_no']}。"
     return r
+
+
+def _refused(r: dict, law: dict, c: Citation, art: dict | None, *, no_article: str, tail: str) -> bool:
+    """Mark r nonexistent when the cited article, or the paragraph or item cited in it, is not in art;
+    True when it did. no_article follows the law's name; tail ends the note on a missing part."""
+    if art is None:
+        r.update(verdict="nonexistent", reason="article_missing", note=f"《{law['title']}》{no_article}")
+        return True
+    missing = _missing_part(art, c)
+    if missing:
+        r.update(verdict="nonexistent", reason=f"{missing}_missing", cited_text=art["text"],
+                 note=f"《{law['title']}》{art['article_no']}没有{_part_label(c)}{tail}")
+        return True
+    return False
 
 
 def _missing_part(art: dict, c: Citation) -> str | None:
