@@ -11,11 +11,11 @@ from markupsafe import Markup, escape
 from lawkb.core.errors import KBError
 from lawkb.core.lineage import CHANGED, RENUMBERED_CHANGED
 from lawkb.core.model import LEVELS, law_key
-from lawkb.core.versions import made_under
 from lawkb.search.contract import Filters, Query
 from lawkb.search.history import Lineage
 from lawkb.search.lookup import citation, find_law
 from lawkb.tools.amendments import later_amendment_note
+from lawkb.tools.repeals import repeal_info
 
 from .resources import Resources
 from .xrefs import Ref, find_refs, link
@@ -93,7 +93,7 @@ def article_view(r: Resources, art: dict) -> dict:
                          if v["version"]["version_id"] == law.get("current_version") and v["article"]), None)
     return {"art": art, "law": law, "version": version, "citation": citation(art), "paragraphs": paragraphs,
             "prev": prev_a, "next": next_a, "cited_by": cited, "versions": versions, "change": change,
-            "in_force": in_force, "repeal_note": repeal_note(r, law),
+            "in_force": in_force, "repeal": repeal_info(r.kb, law, art),
             "amendment_note": later_amendment_note(r.kb, art, version)}
 
 
@@ -120,20 +120,3 @@ def cited_elsewhere(r: Resources, art: dict, law: dict, *, depth: int = 400) -> 
     return out
 
 
-def repeal_note(r: Resources, law: dict) -> str | None:
-    """Why a law is repealed, in words, from the KB: the clause that repealed it, or — for an
-    interpretation or implementing rule — the repeal of the law it was made under."""
-    if law.get("status") != "已废止":
-        return None
-    when = law.get("repealed_on")
-    day = f"{int(when[:4])}年{int(when[5:7])}月{int(when[8:10])}日" if when and len(when) == 10 else None
-    clause = r.kb.article_by_id(law["repeal_source"]) if law.get("repeal_source") else None
-    by = f"《{clause['law_title']}》{clause['article_no'] or ''}" if clause else None
-    title = law.get("title") or ""
-    named = clause is not None and any(law_key(n) in law_key(clause["text"]) for n in [title, law.get("short_title")] if n)
-    if clause is not None and not named:
-        under = "、".join(f"《{n}》" for n in made_under(title)) or "它所依据的法律"
-        return f"{under}已于{day or '此前'}被{by}废止，本件随之失效，不再适用。"
-    if by:
-        return f"本法已于{day or '此前'}由{by}废止，不再适用。"
-    return f"本法已于{day}废止，不再适用。" if day else "本法已废止，不再适用。"

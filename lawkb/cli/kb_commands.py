@@ -146,6 +146,7 @@ def show(ref, kb_locator, as_of, as_json) -> None:
     """Print one article: lawkb show 民法典 第1032条 (also 第一千零三十二条, 1032, 刑法第二百六十四条之一)."""
     from lawkb.search.lookup import citation, lookup_article
     from lawkb.tools.amendments import later_amendment_note
+    from lawkb.tools.repeals import repeal_info
 
     kb = open_kb_or_fail(kb_locator)
     art = lookup_article(kb, " ".join(ref), as_of=as_of)
@@ -153,13 +154,16 @@ def show(ref, kb_locator, as_of, as_json) -> None:
     version = next((v for v in law.get("versions", []) if v["version_id"] == art["version_id"]), None)
     # Amendments the KB holds as separate documents (刑法修正案) say whether they changed this article.
     amended = later_amendment_note(kb, art, version)
+    repeal = repeal_info(kb, law, art) if law else None
     if as_json:
-        echo_json({**art, "later_amendments": amended})
+        echo_json({**art, "later_amendments": amended, "repeal": repeal})
         return
     region = art["region"] or "全国"
     click.echo(f"{citation(art)}  [{art['level'] or '?'} · {art['status']} · {region}]")
     if amended:
         click.echo(amended)
+    if repeal:
+        click.echo(repeal["note"] + (repeal["pointer"] or ""))
     if art["path"]:
         click.echo(" › ".join(art["path"]))
     click.echo(f"版本 {art['version_date'] or '未注明'}，施行 {art['effective'] or '未注明'}")

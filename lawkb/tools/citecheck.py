@@ -34,9 +34,6 @@ CONTEXT_MIN = 0.45
 CITED_WORDS = re.compile(r"《[^》]{1,60}》|第[一二三四五六七八九十百千零〇两\d]+[条款项]|依据|根据|依照|按照|规定|"
                          r"对于|^对|的?行为|处理|处罚|适用")
 CONTEXT_MARGIN = 0.2
-CONTAINED = 0.8          # weight of containment against plain overlap in finding where a provision went
-SAME_NUMBER_MIN = 0.3
-SAME_NUMBER_BONUS = 0.1
 
 
 def check_citations(kb: KnowledgeBase, text: str, *, as_of: str | None = None) -> dict:
@@ -231,7 +228,7 @@ def _repealed(index: LawIndex, law: dict, c: Citation, r: dict, ref: dict) -> di
         return r
     r["text"] = art["text"]
     if replacement is not None:
-        best, score = _best_match(index, index.current(replacement)["version_id"], art["text"])
+        best, score = index.closest(index.current(replacement)["version_id"], art["text"])
         if best is not None and score >= RELATED:
             r["replacement_article_no"] = best["article_no"]
             r["note"] += f"按文字比对，相应的规定是《{replacement['title']}》{best['article_no']}。"
@@ -271,22 +268,6 @@ def _older_versions(law: dict, before: dict) -> list[dict]:
     return list(reversed(law["versions"][:i]))
 
 
-def _best_match(index: LawIndex, version_id: str, text: str, number: tuple[int, int] | None = None
-                ) -> tuple[dict | None, float]:
-    """The article of a version most like a text. A provision that was extended keeps most of its
-    words inside the new text, so containment counts as well as overlap; the same number is preferred
-    when it is nearly as close (a rewritten 第一条 is still the 第一条)."""
-    g = bigrams(text)
-    best, score = None, 0.0
-    for a, ag in index.grams(version_id):
-        s = max(dice(g, ag), CONTAINED * containment(g, ag))
-        if number is not None and (a["number"], a["sub"]) == number and s >= SAME_NUMBER_MIN:
-            s += SAME_NUMBER_BONUS
-        if s > score:
-            best, score = a, s
-    return best, min(score, 1.0)
-
-
 def _missing_in_current(index: LawIndex, law: dict, c: Citation, r: dict) -> dict:
     current = index.current(law)
     for v in _older_versions(law, current):
@@ -322,7 +303,7 @@ def _compare_with_current(index: LawIndex, law: dict, c: Citation, r: dict, old:
         r.update(verdict="current", reason="same", current_number=same["article_no"], text=same["text"],
                  note=f"《{law['title']}》{same['article_no']}在{ref['version_date']}版本和现行版本中内容相同。")
         return r
-    best, score = _best_match(index, current["version_id"], old["text"], (c.number, c.sub))
+    best, score = index.closest(current["version_id"], old["text"], (c.number, c.sub))
     since = f"{current.get('effective') or current['version_date']}施行的版本"
     if best is not None and score >= RELATED:
         renumbered = (best["number"], best["sub"]) != (c.number, c.sub)
@@ -378,7 +359,7 @@ def _warn_renumbered(index: LawIndex, law: dict, c: Citation, r: dict, art: dict
     if dice(bigrams(old["text"]), bigrams(art["text"])) >= SAME:
         r["note"] += f"注意：{since}，本条文字略有不同；引用写于修订前时请核对。"
         return
-    best, score = _best_match(index, current["version_id"], old["text"])
+    best, score = index.closest(current["version_id"], old["text"])
     where = f"，该规定现为{best['article_no']}" if best is not None and score >= RELATED else ""
     r["note"] += (f"注意：{since}，{old['article_no']}是另一条规定{where}；引用写于修订前时请核对"
                   f"（可指定 as_of 日期）。")

@@ -4,13 +4,17 @@ protocol only and cached for the length of one check."""
 from __future__ import annotations
 
 from lawkb.core.model import KIND_ARTICLE
-from lawkb.core.textsim import bigrams
+from lawkb.core.textsim import bigrams, containment, dice
 from lawkb.search.lookup import ABBREVIATIONS, repeal_of, resolve_law
 from lawkb.search.store.protocol import KnowledgeBase
 
 # The names and their rules are the search layer's, so a lookup and a citation check never disagree on
 # which law a name means.
 __all__ = ["ABBREVIATIONS", "LawIndex"]
+
+CONTAINED = 0.8          # weight of containment against plain overlap in finding where a provision went
+SAME_NUMBER_MIN = 0.3
+SAME_NUMBER_BONUS = 0.1
 
 
 class LawIndex:
@@ -78,3 +82,18 @@ class LawIndex:
         if version_id not in self._grams:
             self._grams[version_id] = [(a, bigrams(a["text"])) for a in self.articles(version_id).values()]
         return self._grams[version_id]
+
+    def closest(self, version_id: str, text: str, number: tuple[int, int] | None = None
+                ) -> tuple[dict | None, float]:
+        """The article of a version most like a text, and how alike (0–1). A provision that was extended
+        keeps most of its words inside the new text, so containment counts as well as overlap; the same
+        number is preferred when it is nearly as close (a rewritten 第一条 is still the 第一条)."""
+        g = bigrams(text)
+        best, score = None, 0.0
+        for a, ag in self.grams(version_id):
+            s = max(dice(g, ag), CONTAINED * containment(g, ag))
+            if number is not None and (a["number"], a["sub"]) == number and s >= SAME_NUMBER_MIN:
+                s += SAME_NUMBER_BONUS
+            if s > score:
+                best, score = a, s
+        return best, min(score, 1.0)

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from lawkb.core.model import LEVELS, STATUSES
 from lawkb.search.lookup import citation, lookup_article
+from lawkb.tools.repeals import repeal_info
 
 from .. import params
 from ..errors import WebError
@@ -94,7 +95,10 @@ def lookup():
     ref = (request.args.get("ref") or "").strip()
     if not ref:
         raise WebError(400, "缺少参数 ref（例如 民法典第1032条）")
-    return jsonify(_article_json(lookup_article(res().kb, ref[:200], as_of=params.as_of_date(request.args))))
+    kb = res().kb
+    art = lookup_article(kb, ref[:200], as_of=params.as_of_date(request.args))
+    law = kb.law(art["law_id"])
+    return jsonify({**_article_json(art), "repeal": repeal_info(kb, law, art) if law else None})
 
 
 @bp.get("/api/v1/laws")

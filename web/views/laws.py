@@ -8,8 +8,9 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 
 from lawkb.core.numerals import cn_to_int
 from lawkb.search.lookup import citation
+from lawkb.tools.repeals import repeal_note, replacement_of
 
-from ..articles import article_view, cited_elsewhere, repeal_note
+from ..articles import article_view, cited_elsewhere
 from ..errors import WebError
 from ..params import as_of_date
 from ..resources import res
@@ -85,7 +86,8 @@ def law(law_id: str):
             last_path = a["path"]
         toc[-1]["articles"].append(a)
     return render_template("law.html", law=law, version=version, toc=toc, n_articles=len(arts),
-                           repeal_note=repeal_note(res(), law))
+                           repeal_note=repeal_note(res().kb, law),
+                           replacement=replacement_of(res().kb, law))
 
 
 def law_text(law: dict, version: dict, arts: list[dict]) -> str:
