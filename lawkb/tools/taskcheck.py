@@ -237,9 +237,13 @@ def _classify(searcher, index: LawIndex, item: _Task, region: str | None, local_
     elif others:
         cov, best = others[0]
         cls = NOT_OURS
-        body = body_of(best.text)
+        # The law's own allocation of its field (县级以上地方人民政府…主管本行政区域内的…工作) is what says who
+        # answers for the task, so it is cited beside the sentence that matched the task's words.
+        alloc = _allocation(index, best.article)
+        body = body_of(best.text) or (body_of(alloc.text) if alloc else None)
         result["body"] = body
-        deciding = _distinct([best] + [s for _, s in others[1:4]] + [s for _, s in own[:1]])
+        deciding = _distinct([best] + ([alloc] if alloc else []) + [s for _, s in others[1:4]]
+                             + [s for _, s in own[:1]])
         who = f"由{body}负责" if body else "交给其他机关或单位"
         reasoning = (f"依照《{best.article['law_title']}》{best.article['article_no']}，这项工作{who}"
                      f"（“{_short(best.text)}”）")
@@ -313,3 +317,27 @@ def _reserved(index: LawIndex, power: str) -> list[tuple[float, Sentence]]:
                     return [(0.5, sent)]
         return []
     return []
+
+
+# 国务院…主管部门负责全国的…工作；县级以上地方人民政府…主管部门负责本行政区域内的…工作
+_ALLOCATES = re.compile(r"(?:主管|负责)[^。；]{0,40}(?:工作|监督管理)")
+ALLOCATION_SCAN = 12       # a law allocates its field among its first articles (总则)
+
+
+def _allocation(index: LawIndex, art: dict) -> Sentence | None:
+    """The sentence of an article's law that makes a body answerable for the law's field: the local
+    level's where the law has one (tasks land on a district), else the first; None when the law has none
+    among its first articles."""
+    law = index.find(art["law_title"])
+    if law is None:
+        return None
+    found = []
+    arts = sorted(index.articles(index.current(law)["version_id"]).values(), key=lambda a: (a["number"], a["sub"]))
+    for a in arts[:ALLOCATION_SCAN]:
+        hit = {"law_title": law["title"], "article_no": a["article_no"], "text": a["text"], "level": law.get("level"),
+               "region": art.get("region"), "article_id": a["article_id"], "rank": 0}
+        for sent in sentences(hit):
+            if _ALLOCATES.search(sent.text) and sent.other_body and not sent.committee and body_of(sent.text):
+                found.append(sent)
+    local = [s for s in found if "本行政区域" in s.text or "地方" in s.text]
+    return (local or found or [None])[0]
