@@ -351,10 +351,14 @@ def ship(args) -> None:
         factors = {k: z[k].astype(np.float16) for k in z.files if k != "meta"}
     sha = {f: hashlib.sha256((model_dir / f).read_bytes()).hexdigest() for f in ("model.onnx", "model-int8.onnx")}
     queries = Path(args.queries)
+    if meta.get("side") == "query":   # finetune_queries.py fit: its groups and sources are in the meta already
+        trained_on = (f"questions per group {meta.pop('trained_on_groups')}; train-external sources: "
+                      f"{meta['sources']}")
+    else:
+        trained_on = (f"{queries.name} (sha256 {hashlib.sha256(queries.read_bytes()).hexdigest()[:16]}), "
+                      f"all {sum(1 for _ in queries.open(encoding='utf-8'))} questions")
     meta.update(base_sha256=sha, dense_weight=args.dense_weight, rrf_k=args.rrf_k, weak_similarity=args.weak_similarity,
-                trained_on=f"{queries.name} (sha256 {hashlib.sha256(queries.read_bytes()).hexdigest()[:16]}), "
-                           f"all {sum(1 for _ in queries.open(encoding='utf-8'))} questions",
-                cv=json.loads(Path(args.cv).read_text()) if args.cv else None)
+                trained_on=trained_on, cv=json.loads(Path(args.cv).read_text()) if args.cv else None)
     meta.pop("model_id", None)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

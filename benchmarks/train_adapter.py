@@ -55,16 +55,20 @@ STRENGTH = 0.5
 DENSE_WEIGHTS = (1.5, 2.5, 4.0, 6.0)
 
 
-def collect(kb_path: str, queries: Path, model: str | None) -> dict:
+def collect(kb_path: str, queries: Path, model: str | None, *, national_only: bool = False) -> dict:
     kb = open_kb(kb_path)
     enc = resolve_model(model, allow_download=False)
     if enc is None:
         raise SystemExit("no embedding model (set LAWKB_MODEL or --model)")
     snap = kb.retriever().snapshot(enc.model_id)   # with the model's article vectors attached
-    if snap.dense is None or snap.dense_missing:
+    # national_only: vectors are needed only for the national articles the figures are on (`lawkb embed`
+    # writes those first), so a KB still being embedded can be used
+    if snap.dense is None or (snap.dense_missing and not national_only):
         raise SystemExit(f"{kb_path}: run `lawkb embed` first ({snap.dense_missing} articles lack vectors)")
     m = mask(snap, resolve_filters(kb, Filters()))
     nat = np.flatnonzero(m)
+    if national_only and not np.linalg.norm(snap.dense[nat], axis=1).all():
+        raise SystemExit(f"{kb_path}: national articles lack vectors yet; run `lawkb embed` first")
     arts = kb.articles_by_ids([snap.article_ids[r] for r in nat])
     law_names = law_names_of(kb)
     by_text: dict[str, list[int]] = {}

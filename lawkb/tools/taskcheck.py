@@ -63,6 +63,7 @@ NATIONAL_LEVELS = ("宪法", "法律", "行政法规")
 LOCAL_LEVELS = ("地方性法规", "地方政府规章")
 DEPTH = 30                 # candidates taken from each search
 MATCH_MIN = 0.6            # weighted share of a task's concepts a sentence must hold to speak to it
+ASSIST_MARGIN = 0.15       # how much less of a task an assisting provision may hold and still decide it
 LOOSE_MIN = 0.5            # the same for a sentence granting the power a task asks for
 _DELEGATION = re.compile(r"(?:委托|需要)居民委员会[^。]{0,30}协助")
 # Which verdict a compound task takes when its parts differ: a part that is not the committee's is what
@@ -208,6 +209,12 @@ def _classify(searcher, index: LawIndex, item: _Task, region: str | None, local_
             loose.append((cov, s))
     found.sort(key=_order)
     own = [(c, s) for c, s in found if s.committee]
+    if own and helps_government(item.task):
+        # A task worded as assisting (协助司法所做好社区矫正工作) is decided by the provision that has the
+        # committee assist, where one speaks to it nearly as fully as the best match.
+        near = [x for x in own if x[1].assist and x[0] >= own[0][0] - ASSIST_MARGIN]
+        if near and not own[0][1].assist:
+            own = [near[0]] + [x for x in own if x is not near[0]]
     # Among provisions giving the task to another body, the one that makes a body answerable for it or
     # grants the power (负责, 主管, 监督检查, 查处 …) decides before one that merely mentions the field.
     others = sorted([(c, s) for c, s in found if not s.committee and s.other_body] + loose,

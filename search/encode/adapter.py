@@ -103,7 +103,8 @@ def find_adapter(model_id: str, choice: str | None = None) -> QueryAdapter | Non
 
 def with_adapter(encoder, choice: str | None = None):
     """encoder, wrapped with its adapter when one applies."""
-    if encoder is None or isinstance(encoder, AdaptedEncoder):
+    # a tuned encoder (QuerySide keeps the plain model's id) has its own questions' side: no adapter on top
+    if encoder is None or isinstance(encoder, AdaptedEncoder) or getattr(encoder, "tuning", None):
         return encoder
     adapter = find_adapter(encoder.model_id, choice)
     return AdaptedEncoder(encoder, adapter) if adapter is not None else encoder

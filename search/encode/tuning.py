@@ -10,6 +10,11 @@ to LAWKB_CACHE/models/<model>+<tuning>-<hash>/ and is an ordinary ONNX model fol
 (batching, worker processes, both backends) is unchanged; its vectors carry a different model id, so a
 KB embedded with the plain model is re-embedded rather than mixed.
 
+A tuning whose meta says `"side": "query"` (benchmarks/finetune_queries.py, the CPU recipe) was fitted on
+the question side only, against the plain model's article vectors: articles are then embedded by the plain
+model and keep its model id (a KB embedded with the plain model needs no new vectors), and only questions
+go through the tuned build (QuerySide).
+
 Setting `encoder_tuning` (LAWKB_ENCODER_TUNING): auto (the shipped tuning made for the model files in
 use, if any), none, or a path to a tuning file. A tuning file carries the fusion settings chosen with it
 (dense weight, RRF k), which become the encoder's ranking profile (search/profile.py), and the similarity below which
@@ -68,6 +73,24 @@ class Tuning:
 
     def fits(self, folder: Path) -> bool:
         return all((folder / f).is_file() and file_sha256(folder / f) == sha for f, sha in self.base_sha256.items())
+
+
+class QuerySide:
+    """Articles through the plain model, questions through the tuned one. Everything but encode_query is
+    the plain encoder's, model_id included, so the stored vectors are the plain model's vectors."""
+
+    def __init__(self, plain, tuned) -> None:
+        self.inner, self.query_encoder = plain, tuned
+        self.profile = plain.profile
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.query_encoder.encode_query(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def __repr__(self) -> str:
+        return f"QuerySide({self.inner!r}, questions={self.query_encoder!r})"
 
 
 def find_tuning(folder: Path, choice: str | None = None) -> Tuning | None:
@@ -161,6 +184,8 @@ def with_tuning(encoder, notes: list[str], choice: str | None = None):
                           f"{type(exc).__name__}: {exc}") from None
         notes.append(f"tuning {tuning.name} not applied ({type(exc).__name__}: {exc}); using the plain model")
         return encoder
+    if tuning.meta.get("side") == "query":
+        tuned = QuerySide(encoder, tuned)
     chosen = {k: tuning.meta.get(k) for k in ("dense_weight", "rrf_k", "weak_similarity")}
     tuned.profile = encoder.profile.with_(**{k: v for k, v in chosen.items() if v is not None})
     tuned.tuning = tuning.name
