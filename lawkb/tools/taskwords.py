@@ -27,7 +27,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "募捐": ("捐赠", "慈善"), "核发": ("签发", "发放", "颁发"), "发放": ("发给", "支付"),
     "困难群众": ("困难居民", "社会救助"), "救助": ("社会救助",), "业委会": ("业主委员会",), "物业": ("物业服务",),
     "殡葬": ("丧葬", "遗体"), "环境卫生": ("卫生",), "政策": ("方针", "政策"), "留守": ("留守儿童",),
-    "独居": ("空巢", "独居"),
+    "独居": ("空巢", "独居"), "化解": ("调解", "解决", "处理"),
     # the powers of administration, as officials name them and as statutes grant them
     "执法": ("监督检查", "监督管理", "查处", "行政处罚"), "执法检查": ("监督检查", "检查"),
     "罚款": ("处以罚款", "罚款"), "查处": ("查处", "处罚", "责令", "没收"), "审批": ("批准", "许可", "审批"),
@@ -100,7 +100,28 @@ def concepts(task: str) -> list[Concept]:
             if part in w and part != w:
                 alts |= set(syn) | {part}
         out.append((w, tuple(sorted(alts))))
-    return out
+    return _examples_as_one(task, out)
+
+
+# 家庭、邻里、物业等矛盾纠纷: the items before 等 are examples of one thing; a provision on 民间纠纷 speaks to
+# the task without naming every example, so the examples count as one concept, held by any of them.
+_EXAMPLES = re.compile(r"(?:[\u4e00-\u9fff]{1,10}、)+[\u4e00-\u9fff]{1,10}等")
+
+
+def _examples_as_one(task: str, cs: list[Concept]) -> list[Concept]:
+    for m in _EXAMPLES.finditer(task):
+        items = m.group()[:-1].split("、")
+        # the first item is only the word just before the first 、 (化解居民之间的家庭 → 家庭)
+        first = [c for c in cs if c[0] in items[0]]
+        first = [max(first, key=lambda c: items[0].rfind(c[0]) + len(c[0]))] if first else []
+        inside = first + [c for c in cs if any(c[0] in it for it in items[1:]) and c not in first]
+        if len(inside) < 2:
+            continue
+        merged = (inside[0][0], tuple(sorted({a for w, alts in inside for a in (w, *alts)} - {inside[0][0]})))
+        at = cs.index(inside[0])
+        cs = [c for c in cs if c not in inside]
+        cs.insert(at, merged)
+    return cs
 
 
 def holds(sentence: str, concept: Concept) -> bool:
@@ -186,7 +207,8 @@ def assists(s: Sentence, cs: list[Concept]) -> bool:
 def helps_government(text: str) -> bool:
     """协助 / 配合 a body in the text, not 协助业主 / 居民 (the committee's own work for its residents)."""
     for m in ASSIST.finditer(text):
-        if not re.match(r"[^，。；]{0,2}(?:业主|居民|村民|群众)", text[m.end():m.end() + 6]):
+        # 居民区 / 居民委员会 are a place and a body, not the residents being helped
+        if not re.match(r"[^，。；]{0,2}(?:业主|居民(?!区|小区|委员会)|村民(?!委员会)|群众)", text[m.end():m.end() + 8]):
             return True
     return False
 
