@@ -278,4 +278,5 @@ def wields(s: Sentence, power: str) -> bool:
     return False
 
 
-CERT_WORDS = re.compile(r"证明|证书|出具|开具")
+# a certificate a law has some body issue: 证明 / 证书, or 办理 / 核发 / 签发 / 发放 …证 (预防接种证, 居住证)
+CERT_WORDS = re.compile(r"证明|证书|出具|开具|(?:办理|核发|签发|发放|颁发)[^，。；]{0,12}证")
