@@ -41,8 +41,9 @@ def read_queries(path: Path) -> Iterator[Judged]:
                 ref = parse_ref(name)
                 if ref and ref.law:
                     refs.add((law_key(ref.law), ref.number, ref.sub))
-            yield Judged(row["id"], row["question"],
-                         {normalize_text(t) for t in row.get("relevant", {}).values()}, refs)
+            # a judgement by reference alone has an empty text, which must not match an empty article
+            texts = {normalize_text(t) for t in row.get("relevant", {}).values() if t}
+            yield Judged(row["id"], row["question"], texts - {""}, refs)
 
 
 def _relevant_keys(hit: dict, judged: Judged, law_names: Callable[[str], set[str]]) -> str | None:

@@ -156,3 +156,21 @@ def test_single_characters_are_neither_matched_nor_highlighted(searcher):
     for h in searcher.search(Query("房东不退押金怎么办", k=10)).hits:
         assert "不" not in h.why.matched_terms
         assert "<mark>不</mark>" not in h.snippet_html
+
+
+def test_a_judgement_by_reference_alone_matches_no_empty_article(tmp_path):
+    """The residents' set judges by law and number with an empty text; an empty text must not make every
+    article whose text is empty (a 删除 placeholder) count as relevant."""
+    import json
+
+    from lawkb.search.evaluate import _relevant_keys, read_queries
+
+    q = tmp_path / "q.jsonl"
+    q.write_text(json.dumps({"id": 1, "question": "楼上漏水", "relevant": {"民法典第二百八十八条": ""}},
+                            ensure_ascii=False), encoding="utf-8")
+    (judged,) = list(read_queries(q))
+    assert judged.texts == set() and judged.refs == {("民法典", 288, 0)}
+    names = lambda title: {"民法典"}   # noqa: E731
+    assert _relevant_keys({"text": "", "article_no": "第十条", "law_title": "x"}, judged, names) is None
+    assert _relevant_keys({"text": "不动产的相邻权利人…", "article_no": "第二百八十八条", "law_title": "x"},
+                          judged, names) == "r:民法典:288:0"
