@@ -173,3 +173,30 @@ def test_a_changed_tuning_file_gets_its_own_build(model_dir, tuning, tmp_path, m
     changed = Tuning.load(changed_path)
     assert same.name == changed.name
     assert tuned_folder(model_dir, same) != tuned_folder(model_dir, changed)
+
+
+def test_a_question_side_tuning_keeps_the_plain_articles_and_tunes_only_questions(model_dir, tuning, tmp_path,
+                                                                                   monkeypatch):
+    """A tuning fitted on the question side only (benchmarks/finetune_queries.py): articles are embedded by
+    the plain model under its model id, so a KB embedded with the plain model needs no new vectors; only
+    questions go through the tuned build, and no query adapter is stacked on it."""
+    from lawkb.search.encode.adapter import with_adapter
+    from lawkb.search.encode.tuning import QuerySide
+
+    side = tmp_path / "queries.npz"
+    with np.load(tuning.path) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = json.loads(str(z["meta"]))
+    np.savez(side, **arrays, meta=np.array(json.dumps({**meta, "side": "query", "dense_weight": 3.0})))
+    monkeypatch.setenv("LAWKB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LAWKB_ENCODER_TUNING", "none")
+    plain = resolve_model(str(model_dir))
+    monkeypatch.setenv("LAWKB_ENCODER_TUNING", str(side))
+    enc = resolve_model(str(model_dir))
+    assert isinstance(enc, QuerySide) and enc.model_id == plain.model_id and enc.tuning == "queries"
+    assert enc.profile.dense_weight == 3.0
+    np.testing.assert_array_equal(enc.encode_passages(TEXTS), plain.encode_passages(TEXTS))
+    for q in TEXTS[1:]:
+        assert float(enc.encode_query(q) @ plain.encode_query(q)) < 0.995   # the question side moved
+    assert with_adapter(enc) is enc
+    assert enc.worker_spec() == plain.worker_spec()   # embedding workers run the plain model
