@@ -1,6 +1,15 @@
-"""Residents' everyday questions against the article a community lawyer would point to first.
+"""Residents' everyday questions against the articles a community lawyer would point to.
 
-    .venv/bin/python benchmarks/resident_questions.py --kb KB [--json]
+    .venv/bin/python benchmarks/resident_questions.py --kb KB [--split holdout|train|all] [--json]
+    .venv/bin/python benchmarks/resident_questions.py --kb KB --twenty [--json]
+
+By default: the project's residents' set, tests/data/resident_questions.tsv (475 questions, 1–3 deciding
+provisions each, split into `train` and `holdout`; the holdout split is never tuned or trained on). Per
+split: the share of questions with an expected provision first, in the top 3, in the top 10 (the issue's
+"expected provision in the top 10"), MRR@10 of the first expected provision, recall at 10 and 100 over all
+expected provisions, and latency. Judging is `lawkb eval`'s (law title, short title or alias + number).
+
+--twenty: the original 20 questions below, one article each (figures in docs/measurements.md).
 
 STARD's questions are mostly already in legal wording; these 20 are in residents' words, over the topics
 community legal aid sees (leaks, noise, wages, support, falling objects, dogs, work injury, domestic
@@ -15,9 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import time
+from pathlib import Path
 
+from lawkb.core.model import law_key
+from lawkb.core.refs import parse_ref
 from lawkb.search import open_kb, open_searcher
 from lawkb.search.contract import Query
+from lawkb.search.evaluate import Judged, _relevant_keys, law_names_of
 
 CIVIL = "中华人民共和国民法典"
 LABOUR_CONTRACT = "中华人民共和国劳动合同法"
@@ -45,12 +60,67 @@ QUESTIONS = [
 ]
 
 
+SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "resident_questions.tsv"
+
+
+def read_set(split: str) -> list[Judged]:
+    out = []
+    for i, line in enumerate(SET.read_text(encoding="utf-8").splitlines()):
+        if not line.strip() or line.startswith("#"):
+            continue
+        question, provisions, _topic, part = line.split("\t")[:4]
+        if split in ("all", part):
+            refs = set()
+            for p in provisions.split("|"):
+                ref = parse_ref(p.replace(":", ""))
+                if ref and ref.law:
+                    refs.add((law_key(ref.law), ref.number, ref.sub))
+            out.append(Judged(i, question, set(), refs))
+    return out
+
+
+def score_set(searcher, kb, judged: list[Judged]) -> dict:
+    names = law_names_of(kb)
+    ranks, recall10, recall100, ms = [], [], [], []
+    for q in judged:
+        t0 = time.perf_counter()
+        hits = [h.to_dict() for h in searcher.search(Query(q.question, k=100)).hits]
+        ms.append((time.perf_counter() - t0) * 1000)
+        found = {}
+        for rank, h in enumerate(hits, start=1):
+            key = _relevant_keys(h, q, names)
+            if key and key not in found:
+                found[key] = rank
+        first = min(found.values(), default=101)
+        ranks.append(first)
+        recall10.append(sum(r <= 10 for r in found.values()) / len(q.refs))
+        recall100.append(len(found) / len(q.refs))
+    n = len(judged)
+    ms.sort()
+    return {"questions": n, "top1": round(sum(r <= 1 for r in ranks) / n, 3),
+            "top3": round(sum(r <= 3 for r in ranks) / n, 3), "top10": round(sum(r <= 10 for r in ranks) / n, 3),
+            "MRR@10": round(sum(1 / r for r in ranks if r <= 10) / n, 3),
+            "R@10": round(sum(recall10) / n, 3), "R@100": round(sum(recall100) / n, 3),
+            "p50_ms": round(ms[n // 2], 1), "p95_ms": round(ms[min(n - 1, math.ceil(0.95 * n) - 1)], 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kb", default="kb")
+    ap.add_argument("--split", default="both", choices=("both", "train", "holdout", "all"))
+    ap.add_argument("--twenty", action="store_true", help="the original 20 questions instead of the set")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    searcher = open_searcher(open_kb(args.kb))
+    kb = open_kb(args.kb)
+    searcher = open_searcher(kb)
+    if not args.twenty:
+        searcher.search(Query("预热", k=1))   # load the snapshot and the model before timing
+        splits = ("train", "holdout") if args.split == "both" else (args.split,)
+        report = {"model": getattr(searcher.encoder(), "model_id", None),
+                  "tuning": getattr(searcher.encoder(), "tuning", None)}
+        report |= {sp: score_set(searcher, kb, read_set(sp)) for sp in splits}
+        print(json.dumps(report, ensure_ascii=False, indent=None if not args.json else 1))
+        return
     rows = []
     for question, law, article in QUESTIONS:
         result = searcher.search(Query(question, k=100))

@@ -221,7 +221,11 @@ def resolve_model(spec: str | None = None, *, allow_download: bool = False, vari
     else:
         tuned = with_tuning(chosen, notes)
         if tuned is not chosen:
-            notes.append(f"using {tuned.model_id} (the fine-tuned {chosen.model_dir.name}, tuning {tuned.tuning})")
+            if getattr(tuned, "query_encoder", None) is not None:
+                notes.append(f"using {tuned.model_id} for articles and its fine-tuned build for questions "
+                             f"(tuning {tuned.tuning})")
+            else:
+                notes.append(f"using {tuned.model_id} (the fine-tuned {chosen.model_dir.name}, tuning {tuned.tuning})")
             chosen = tuned
     _LAST.notes = notes
     return chosen
