@@ -79,6 +79,8 @@ def main() -> int:
                 basis += not row["deciding"] or any(cites(d, c) for d in row["deciding"] for c in got["citations"])
         print(f"{split or 'all':8} {len(part):>4} {right / len(part):7.3f} {basis / len(part):11.3f}  "
               + "  ".join(f"{a}/{b}" for a, b in per.values()))
+    if args.tasks <= 0:   # --tasks 0: the accuracy figures only
+        return 0
     tasks = [r["task"] for r in rows] * (args.tasks // len(rows) + 1)
     data = xlsx_of(tasks[:args.tasks])
     times = []

@@ -247,7 +247,9 @@ def _classify(searcher, index: LawIndex, item: _Task, region: str | None, local_
         # The law's own allocation of its field (县级以上地方人民政府…主管本行政区域内的…工作) is what says who
         # answers for the task, so it is cited beside the sentence that matched the task's words.
         alloc = _allocation(index, best.article)
-        body = body_of(best.text) or (body_of(alloc.text) if alloc else None)
+        if alloc is not None and body_of(best.text) is None:
+            best, alloc = alloc, best   # the sentence that names the body leads, and the reasoning quotes it
+        body = body_of(best.text)
         result["body"] = body
         deciding = _distinct([best] + ([alloc] if alloc else []) + [s for _, s in others[1:4]]
                              + [s for _, s in own[:1]])
