@@ -207,6 +207,10 @@ def assists(s: Sentence, cs: list[Concept]) -> bool:
 def helps_government(text: str) -> bool:
     """协助 / 配合 a body in the text, not 协助业主 / 居民 (the committee's own work for its residents)."""
     for m in ASSIST.finditer(text):
+        # 给予指导和协助 / 指导和协助: the committee guides and helps an activity (设立业主大会) beside the
+        # government bodies named with it, its own work rather than assistance to them
+        if re.search(r"(?:指导|帮助|支持)[和与、]$", text[max(0, m.start() - 3):m.start()]):
+            continue
         # 居民区 / 居民委员会 are a place and a body, not the residents being helped
         if not re.match(r"[^，。；]{0,2}(?:业主|居民(?!区|小区|委员会)|村民(?!委员会)|群众)", text[m.end():m.end() + 8]):
             return True
