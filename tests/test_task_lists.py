@@ -66,7 +66,7 @@ def test_the_set_is_large_balanced_and_split():
     assert all(r["body"] for r in rows if r["class"] == "不应由居委会承担")
 
 
-@pytest.mark.parametrize("split,class_floor,basis_floor", [("tune", 0.9, 0.8), ("holdout", 0.8, 0.68)])
+@pytest.mark.parametrize("split,class_floor,basis_floor", [("tune", 0.9, 0.8), ("holdout", 0.82, 0.7)])
 def test_class_and_deciding_provision(audit, split, class_floor, basis_floor):
     """Floors at the figures measured on this lexical KB (docs/tools.md), so that a change that loses
     ground fails; the issue's targets (0.90 class, 0.85 with the provision) are not met yet."""
