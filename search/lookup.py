@@ -22,14 +22,21 @@ VERSION_NOTE = re.compile(r"[（(][^（）()]*(?:年|修正|修订|试行)[^（�
 _REPEALS: WeakKeyDictionary = WeakKeyDictionary()
 
 
+def chinese_day(iso: str | None) -> str | None:
+    """2021-01-01 as 2021年1月1日; None for anything that is not a full date."""
+    if not iso or len(iso) != 10:
+        return None
+    return f"{int(iso[:4])}年{int(iso[5:7])}月{int(iso[8:10])}日"
+
+
 class Repealed(NotFound):
     """A law the KB holds no text of, but whose repeal a text in the KB records: the message says when
     and by which provision, in Chinese; `.clause` has the details."""
 
     def __init__(self, name: str, clause: dict) -> None:
         self.clause = clause
-        day = clause.get("effective") or ""
-        when = f"已于{int(day[:4])}年{int(day[5:7])}月{int(day[8:10])}日废止" if len(day) == 10 else "已被废止"
+        day = chinese_day(clause.get("effective"))
+        when = f"已于{day}废止" if day else "已被废止"
         where = f"《{clause['law_title']}》{clause.get('article_no') or ''}"
         super().__init__(f"《{name}》{when}（{where}），知识库中没有它的现行文本；请查阅替代它的法律")
 

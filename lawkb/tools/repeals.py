@@ -8,20 +8,13 @@ article whose subject the replacement dropped gets no pointer at all.
 
 from __future__ import annotations
 
-from lawkb.core.model import law_key
+from lawkb.core.model import STATUS_REPEALED, law_key
 from lawkb.core.textsim import RELATED
 from lawkb.core.versions import made_under
+from lawkb.search.lookup import chinese_day
 from lawkb.search.store.protocol import KnowledgeBase
 
 from .lawindex import LawIndex
-
-STATUS_REPEALED = "已废止"
-
-
-def _day(iso: str | None) -> str | None:
-    if not iso or len(iso) != 10:
-        return None
-    return f"{int(iso[:4])}年{int(iso[5:7])}月{int(iso[8:10])}日"
 
 
 def _names(law: dict, clause: dict) -> bool:
@@ -34,7 +27,7 @@ def repeal_note(kb: KnowledgeBase, law: dict) -> str | None:
     interpretation or implementing rule — the repeal of the law it was made under. None when in force."""
     if law.get("status") != STATUS_REPEALED:
         return None
-    day = _day(law.get("repealed_on"))
+    day = chinese_day(law.get("repealed_on"))
     clause = kb.article_by_id(law["repeal_source"]) if law.get("repeal_source") else None
     by = f"《{clause['law_title']}》{clause['article_no'] or ''}" if clause else None
     if clause is not None and not _names(law, clause):
@@ -60,10 +53,11 @@ def replacement_of(kb: KnowledgeBase, law: dict) -> dict | None:
     return None
 
 
-def closest_in_replacement(kb: KnowledgeBase, law: dict, art: dict) -> dict | None:
+def closest_in_replacement(kb: KnowledgeBase, law: dict, art: dict, replacement: dict | None = None
+                           ) -> dict | None:
     """The article of the replacement's version in force most like this article's text, with its score
     (0–1), or None: no replacement in the KB, or nothing in it close enough to be the same subject."""
-    replacement = replacement_of(kb, law)
+    replacement = replacement or replacement_of(kb, law)
     if replacement is None or not replacement.get("versions") or not art.get("text"):
         return None
     index = LawIndex(kb)
@@ -79,12 +73,13 @@ def repeal_info(kb: KnowledgeBase, law: dict, art: dict) -> dict | None:
     note = repeal_note(kb, law)
     if note is None:
         return None
-    closest = closest_in_replacement(kb, law, art)
+    replacement = replacement_of(kb, law)
+    closest = closest_in_replacement(kb, law, art, replacement) if replacement is not None else None
     pointer = None
     if closest is not None:
         pointer = (f"按文字比对，替代它的《{closest['law_title']}》中最接近的规定是{closest['article_no']}"
                    f"（由文字相似推断，请核对原文后再引用）。")
-    elif (replacement := replacement_of(kb, law)) is not None:
+    elif replacement is not None:
         pointer = (f"替代它的《{replacement['title']}》中没有找到文字相近的条文（可能已删去或大幅改写），"
                    f"请查阅该法。")
     return {"note": note, "closest": closest, "pointer": pointer}

@@ -309,6 +309,13 @@ def _short(text: str, n: int = 80) -> str:
     return text if len(text) <= n else text[:n] + "……"
 
 
+def _as_hit(law: dict, art: dict, region: str | None = None) -> dict:
+    """An article read straight from a law's text, in the shape a search hit has, so it is cut into
+    sentences the same way."""
+    return {"law_title": law["title"], "article_no": art["article_no"], "text": art["text"], "level": law.get("level"),
+            "region": region, "article_id": art["article_id"], "rank": 0}
+
+
 def _reserved(index: LawIndex, power: str) -> list[tuple[float, Sentence]]:
     """The sentence of the general law on this kind of power that reserves it to administrative bodies,
     as found in the KB's current text (nothing when the KB lacks that law)."""
@@ -319,9 +326,7 @@ def _reserved(index: LawIndex, power: str) -> list[tuple[float, Sentence]]:
         if law is None:
             return []
         for art in index.articles(index.current(law)["version_id"]).values():
-            hit = {"law_title": law["title"], "article_no": art["article_no"], "text": art["text"],
-                   "level": law.get("level"), "region": None, "article_id": art["article_id"], "rank": 0}
-            for sent in sentences(hit):
+            for sent in sentences(_as_hit(law, art)):
                 if RESERVES.search(sent.text) and sent.other_body:
                     return [(0.5, sent)]
         return []
@@ -343,9 +348,7 @@ def _allocation(index: LawIndex, art: dict) -> Sentence | None:
     found = []
     arts = sorted(index.articles(index.current(law)["version_id"]).values(), key=lambda a: (a["number"], a["sub"]))
     for a in arts[:ALLOCATION_SCAN]:
-        hit = {"law_title": law["title"], "article_no": a["article_no"], "text": a["text"], "level": law.get("level"),
-               "region": art.get("region"), "article_id": a["article_id"], "rank": 0}
-        for sent in sentences(hit):
+        for sent in sentences(_as_hit(law, a, art.get("region"))):
             if _ALLOCATES.search(sent.text) and sent.other_body and not sent.committee and body_of(sent.text):
                 found.append(sent)
     local = [s for s in found if "本行政区域" in s.text or "地方" in s.text]
